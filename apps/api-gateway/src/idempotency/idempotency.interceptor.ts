@@ -1,0 +1,68 @@
+import { HttpStatus, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
+import type { Request, Response } from 'express';
+import { createHash } from 'node:crypto';
+import { catchError, from, mergeMap, of, type Observable } from 'rxjs';
+import { ApiError } from '../common/api-error.js';
+import type { AuthenticatedRequest } from '../auth/auth.decorators.js';
+import { IdempotencyService } from './idempotency.service.js';
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+
+/**
+ * `Idempotency-Key` on any POST: the first request's response is stored and every retry with the
+ * same key (and the same body) gets it back instead of creating a second resource.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  constructor(private readonly store: IdempotencyService) {}
+
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const req = ctx.switchToHttp().getRequest<Request & AuthenticatedRequest>();
+    const key = req.headers[IDEMPOTENCY_HEADER];
+    if (req.method !== 'POST' || key === undefined || !req.principal) return next.handle();
+    if (typeof key !== 'string' || key.length < 1 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
+      throw new ApiError(HttpStatus.BAD_REQUEST, 'Idempotency-Key: must be 1 to 255 visible ASCII characters', [
+        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
+    }
+    const owner = req.principal.owner;
+    const path = req.originalUrl.split('?')[0]!;
+    const requestHash = createHash('sha256').update(JSON.stringify(req.body ?? null)).digest('hex');
+    const res = ctx.switchToHttp().getResponse<Response>();
+    // Nest sets the status after interceptors run, from the route's @HttpCode or the method default.
+    const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, ctx.getHandler()) ?? HttpStatus.CREATED;
+
+    return from(this.store.claim(owner, key, req.method, path, requestHash)).pipe(
+      mergeMap((claim) => {
+        switch (claim.kind) {
+          case 'replay':
+            // Same route, so Nest sends the same status code as the first time.
+            res.setHeader('Idempotent-Replayed', 'true');
+            return of(claim.body);
+          case 'in-progress':
+            throw new ApiError(HttpStatus.CONFLICT, 'Idempotency-Key: a request with this key is still being processed; retry later', [
+              { field: 'Idempotency-Key', message: 'in progress' },
+            ]);
+          case 'mismatch':
+            throw new ApiError(
+              HttpStatus.UNPROCESSABLE_ENTITY,
+              `Idempotency-Key: already used for a different request (${claim.method} ${claim.path} with another body)`,
+              [{ field: 'Idempotency-Key', message: 'reused for a different request' }],
+            );
+          case 'claimed':
+            return next.handle().pipe(
+              mergeMap(async (body: unknown) => {
+                await this.store.complete(owner, key, status, body);
+                return body;
+              }),
+              catchError(async (err: unknown) => {
+                await this.store.release(owner, key);
+                throw err;
+              }),
+            );
+        }
+      }),
+    );
+  }
+}

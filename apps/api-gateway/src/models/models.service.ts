@@ -1,0 +1,12 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ModelEntity } from '@medfusion/persistence';
+import { Catalogue } from '../common/catalogue.js';
+
+/** Models are created by workers when a training job completes; users list, read and delete them. */
+@Injectable()
+export class ModelsService extends Catalogue<ModelEntity> {
+  constructor(ds: DataSource) {
+    super(ds.getRepository(ModelEntity), 'model');
+  }
+}

@@ -1,0 +1,135 @@
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import {
+  trainingControlChannel,
+  type CreateTrainingJob,
+  type ListTrainingJobsQuery,
+  type Page,
+  type TrainingControlAction,
+  type TrainingControlMessage,
+} from '@medfusion/contracts';
+import { assertTransition, listOwnerFilter, type Principal } from '@medfusion/domain';
+import { DatasetEntity, StatusChangedError, TrainingJobEntity, TrainingJobRepository } from '@medfusion/persistence';
+import { TrainingQueue } from '@medfusion/queue';
+import type { Logger } from '@medfusion/runtime';
+import { assertMayChange, assertMayRead, notFound } from '../auth/forbidden.js';
+import { ApiError } from '../common/api-error.js';
+import { page } from '../common/page.js';
+import { GatewayConfig } from '../infrastructure/gateway-config.js';
+import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
+
+@Injectable()
+export class TrainingJobsService {
+  constructor(
+    private readonly jobs: TrainingJobRepository,
+    private readonly queue: TrainingQueue,
+    private readonly ds: DataSource,
+    private readonly config: GatewayConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Writes the row (queued), then queues it under the row's id. If Redis refuses, the row stays
+   * queued and the scheduler's reconciler adds it later, so the job is never lost.
+   */
+  async create(input: CreateTrainingJob, p: Principal): Promise<TrainingJobEntity> {
+    const datasetId = input.dataConfig.datasetId;
+    if (!(await this.ds.getRepository(DatasetEntity).existsBy({ id: datasetId }))) {
+      throw ApiError.fields(HttpStatus.BAD_REQUEST, [{ field: 'body.dataConfig.datasetId', message: `no dataset with id ${datasetId}` }]);
+    }
+    const job = await this.jobs.create(input, p.owner);
+    await this.enqueue(job.id);
+    return job;
+  }
+
+  async list(q: ListTrainingJobsQuery, p: Principal): Promise<Page<TrainingJobEntity>> {
+    const { items, total } = await this.jobs.list({ ...q, owner: listOwnerFilter(p, 'owned') });
+    return page(items, total, q);
+  }
+
+  async get(id: string, p: Principal): Promise<TrainingJobEntity> {
+    const job = await this.find(id);
+    assertMayRead(p, 'owned', 'training job', id, job.owner);
+    return job;
+  }
+
+  /**
+   * Queued jobs pause at once (and leave the queue); running jobs get a pause request that their
+   * worker acts on after the current step, checkpointing first.
+   */
+  async pause(id: string, p: Principal): Promise<TrainingJobEntity> {
+    return this.control(id, p, 'pause');
+  }
+
+  async stop(id: string, p: Principal): Promise<TrainingJobEntity> {
+    return this.control(id, p, 'stop');
+  }
+
+  /**
+   * Paused jobs go back to the queue and continue from their last checkpoint. Resuming a running
+   * job whose pause request the worker has not acted on yet withdraws the request.
+   */
+  async resume(id: string, p: Principal): Promise<TrainingJobEntity> {
+    const job = await this.find(id);
+    assertMayChange(p, 'training job', id, job.owner);
+    if (job.status === 'running' && job.desiredState === 'pause') {
+      return (await this.jobs.setDesiredState(id, null)) ?? this.resume(id, p);
+    }
+    const resumed = await this.jobs.transition(id, 'queued', { desiredState: null }, ['paused']);
+    await this.enqueue(id);
+    return resumed;
+  }
+
+  async remove(id: string, p: Principal): Promise<void> {
+    const job = await this.find(id);
+    assertMayChange(p, 'training job', id, job.owner);
+    if (!(await this.jobs.deleteUnlessRunning(id))) {
+      throw new ApiError(HttpStatus.CONFLICT, `training job ${id} is running; stop it before deleting it`, [{ field: 'id', message: 'job is running' }]);
+    }
+    await this.queue.removeIfWaiting(id);
+  }
+
+  private async control(id: string, p: Principal, action: TrainingControlAction): Promise<TrainingJobEntity> {
+    const job = await this.find(id);
+    assertMayChange(p, 'training job', id, job.owner);
+    const target = action === 'pause' ? 'paused' : 'stopped';
+    if (job.status !== 'running') {
+      // Not running: the change happens now (or the transition table refuses it with a 409).
+      assertTransition(id, job.status, target);
+      const patch = action === 'stop' ? { desiredState: null, completedAt: new Date() } : { desiredState: null };
+      const updated = await this.jobs.transition(id, target, patch, [job.status]).catch(nullIfStatusChanged);
+      if (!updated) return this.control(id, p, action); // the status changed under us: decide again
+      await this.queue.removeIfWaiting(id);
+      return updated;
+    }
+    const requested = await this.jobs.setDesiredState(id, action);
+    if (!requested) return this.control(id, p, action); // it stopped running meanwhile
+    const message: TrainingControlMessage = { trainingJobId: id, action };
+    await this.redis.publish(trainingControlChannel(this.config.env.REDIS_PREFIX), JSON.stringify(message)).catch((err: unknown) => {
+      // The request is in the row; the worker sees it when it next checks. Log, do not fail.
+      this.logger.warn({ err, jobId: id, action }, 'could not publish training control message');
+    });
+    return requested;
+  }
+
+  private async enqueue(id: string): Promise<void> {
+    try {
+      await this.queue.enqueue(id);
+    } catch (err) {
+      this.logger.error({ err, jobId: id }, 'training job saved but not queued; the reconciler will queue it');
+    }
+  }
+
+  private async find(id: string): Promise<TrainingJobEntity> {
+    const job = await this.jobs.findById(id);
+    if (!job) throw notFound('training job', id);
+    return job;
+  }
+}
+
+function nullIfStatusChanged(err: unknown): null {
+  if (err instanceof StatusChangedError) return null;
+  throw err;
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+/**
+ * Every environment variable MedFusion reads, with defaults that work on a developer machine
+ * (local Postgres and Redis, ./var for artifacts). README "Configuration" lists the same table;
+ * keep them in step.
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/medfusion'),
+  /** Run pending migrations when an app starts (under an advisory lock, so several apps may race). */
+  DB_MIGRATE_ON_START: bool.default(true),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key MedFusion writes (BullMQ queues and the event bus). */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('medfusion'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** api-gateway HTTP port (REST, OpenAPI, Socket.IO, health). */
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Health port of the headless apps (liveness /health/live, readiness /health/ready). */
+  SCHEDULER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  GPU_WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
+  EXPORT_WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
+  /** Largest accepted request body, in bytes. */
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(1024 * 1024),
+  /** An admin API key created at start if absent (at least 32 characters). */
+  BOOTSTRAP_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  ARTIFACTS_DIR: z.string().min(1).default('./var/artifacts'),
+  /** How often the scheduler re-adds queued jobs that Redis lost. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Longest an app waits for in-flight work when asked to stop. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** How long an Idempotency-Key is remembered. */
+  IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** Validates the environment once at boot; the message lists every bad variable and why. */
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

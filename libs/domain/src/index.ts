@@ -1,0 +1,3 @@
+export * from './access-policy.js';
+export * from './training-job-transitions.js';
+export * from './workflow-graph.js';

@@ -1,0 +1,86 @@
+import 'reflect-metadata';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { ENTITIES } from './entities/index.js';
+import { MIGRATIONS } from './migrations/index.js';
+
+export interface DataSourceOptions {
+  url: string;
+  /** Pool size per process; Postgres' default max_connections is 100 across all apps. */
+  poolSize?: number;
+  /** For tests only: production schemas change through migrations. */
+  synchronize?: boolean;
+}
+
+export function createDataSource(opts: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: opts.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    synchronize: opts.synchronize ?? false,
+    poolSize: opts.poolSize ?? 10,
+    extra: { connectionTimeoutMillis: 5000 },
+  });
+}
+
+/**
+ * Creates the database named in `url` if it does not exist, so a developer machine only needs a
+ * running Postgres. Safe when several apps race (duplicate_database is ignored).
+ */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const dbName = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!dbName) throw new Error(`DATABASE_URL ${redactUrl(url)} names no database`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`cannot reach Postgres at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+    if (!rowCount) {
+      try {
+        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42P04') throw err;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+const MIGRATION_LOCK_KEY = 0x6d66_6d67; // "mfmg": one advisory lock id for MedFusion migrations
+
+/**
+ * Runs pending migrations once even when several apps start together: a session-level advisory
+ * lock serialises them, and each migration runs in its own transaction.
+ */
+export async function runMigrations(ds: DataSource): Promise<string[]> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const done = await ds.runMigrations({ transaction: 'each' });
+    return done.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/** Hides the password in a connection URL for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}

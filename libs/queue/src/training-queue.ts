@@ -1,0 +1,67 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_JOB_NAMES, trainingJobPayloadSchema, type TrainingJobPayload } from '@medfusion/contracts';
+import { QUEUE_SETTINGS } from './queue-settings.js';
+
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+export type EnqueueOutcome = 'added' | 'already-queued';
+
+/**
+ * The `training` queue as producers see it. A BullMQ job's id is the training_jobs row id, so a
+ * retry or double submit can never queue one job twice.
+ */
+export class TrainingQueue {
+  readonly queue: Queue<TrainingJobPayload>;
+
+  constructor(connection: Redis, prefix: string) {
+    this.queue = new Queue<TrainingJobPayload>('training', { connection, prefix });
+  }
+
+  /**
+   * Adds the job unless it is already waiting or running. A finished BullMQ job left from an
+   * earlier run of the same row (paused and resumed, or recovered) is removed first, because BullMQ
+   * silently ignores an add whose id still exists.
+   */
+  async enqueue(trainingJobId: string): Promise<EnqueueOutcome> {
+    const payload = trainingJobPayloadSchema.parse({ trainingJobId });
+    const existing = await this.queue.getJob(trainingJobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (LIVE_STATES.has(state)) return 'already-queued';
+      await existing.remove();
+    }
+    await this.queue.add(QUEUE_JOB_NAMES.training, payload, { ...trainingJobOptions(), jobId: trainingJobId });
+    return 'added';
+  }
+
+  /** Removes a job that is waiting (not running); returns whether one was removed. */
+  async removeIfWaiting(trainingJobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(trainingJobId);
+    if (!job) return false;
+    const state = await job.getState();
+    if (state === 'active') return false;
+    await job.remove();
+    return true;
+  }
+
+  /** True when Redis holds a live (waiting or running) job for the row. */
+  async isLive(trainingJobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(trainingJobId);
+    return job ? LIVE_STATES.has(await job.getState()) : false;
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+export function trainingJobOptions(): JobsOptions {
+  const s = QUEUE_SETTINGS.training;
+  return {
+    attempts: s.attempts,
+    backoff: { type: 'exponential', delay: s.backoffMs, jitter: 0.5 },
+    removeOnComplete: { count: s.keepCompleted },
+    removeOnFail: { count: s.keepFailed },
+  };
+}

@@ -1,0 +1,3 @@
+export * from './graceful-shutdown.js';
+export * from './health-server.js';
+export * from './logger.js';
