@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Env } from '@medfusion/config';
-import { createDataSource, ensureDatabase, redactUrl, runMigrations } from '@medfusion/persistence';
+import { openDatabase } from '@medfusion/persistence';
 import type { Logger } from '@medfusion/runtime';
 import { AppModule } from './app.module.js';
 import { ApiKeyService } from './auth/api-key.service.js';
@@ -20,17 +20,11 @@ export const DOCS_PATH = 'api/docs';
  * registered, body limits, error shape, OpenAPI. The caller listens and closes it.
  */
 export async function createGatewayApp(env: Env, logger: Logger): Promise<INestApplication> {
-  await ensureDatabase(env.DATABASE_URL);
-  const ds = createDataSource({ url: env.DATABASE_URL });
-  try {
-    await ds.initialize();
-  } catch (err) {
-    throw new Error(`cannot connect to Postgres at ${redactUrl(env.DATABASE_URL)}: ${(err as Error).message}`, { cause: err });
-  }
-  if (env.DB_MIGRATE_ON_START) {
-    const applied = await runMigrations(ds);
-    if (applied.length) logger.info({ applied }, 'database migrated');
-  }
+  const ds = await openDatabase({
+    url: env.DATABASE_URL,
+    migrate: env.DB_MIGRATE_ON_START,
+    onMigrated: (applied) => logger.info({ applied }, 'database migrated'),
+  });
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(env, ds, logger), {
     bodyParser: false,

@@ -84,3 +84,29 @@ export function redactUrl(url: string): string {
     return '<invalid url>';
   }
 }
+
+export interface OpenDatabaseOptions {
+  url: string;
+  migrate: boolean;
+  poolSize?: number;
+  onMigrated?: (applied: string[]) => void;
+}
+
+/**
+ * What every app does at start: create the database if missing, connect (with an error that names
+ * the server), and apply pending migrations when asked to.
+ */
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<DataSource> {
+  await ensureDatabase(opts.url);
+  const ds = createDataSource({ url: opts.url, poolSize: opts.poolSize });
+  try {
+    await ds.initialize();
+  } catch (err) {
+    throw new Error(`cannot connect to Postgres at ${redactUrl(opts.url)}: ${(err as Error).message}`, { cause: err });
+  }
+  if (opts.migrate) {
+    const applied = await runMigrations(ds);
+    if (applied.length) opts.onMigrated?.(applied);
+  }
+  return ds;
+}

@@ -2,3 +2,4 @@ export * from './data-source.js';
 export * from './entities/index.js';
 export * from './migrations/index.js';
 export * from './repositories/training-job.repository.js';
+export * from './repositories/idempotency-record.repository.js';

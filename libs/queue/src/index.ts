@@ -2,3 +2,4 @@ export * from './queue-settings.js';
 export * from './redis-connection.js';
 export * from './training-queue.js';
 export * from './training-reconciler.js';
+export * from './service-connections.js';

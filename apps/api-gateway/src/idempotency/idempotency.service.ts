@@ -58,9 +58,3 @@ export class IdempotencyService {
     await this.ds.query(`DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND state = 'in_progress'`, [owner, key]);
   }
 }
-
-/** Delete records older than the TTL; called periodically. */
-export async function purgeExpiredIdempotencyKeys(ds: DataSource, ttlHours: number): Promise<number> {
-  const rows: unknown[] = await ds.query(`DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1) RETURNING key`, [ttlHours]);
-  return rows.length;
-}

@@ -2,7 +2,7 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown 
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { Env } from '@medfusion/config';
-import { createDataSource, TrainingJobRepository } from '@medfusion/persistence';
+import { TrainingJobRepository } from '@medfusion/persistence';
 import { createRedis, TrainingQueue } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { GatewayConfig } from './gateway-config.js';
@@ -46,4 +46,3 @@ export class InfrastructureModule implements OnApplicationShutdown {
   }
 }
 
-export { createDataSource };

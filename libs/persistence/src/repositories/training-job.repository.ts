@@ -1,4 +1,4 @@
-import { In, type DataSource, type Repository } from 'typeorm';
+import { In, Not, type DataSource, type Repository } from 'typeorm';
 import type { CreateTrainingJob, TrainingControlAction, TrainingJobStatus } from '@medfusion/contracts';
 import { assertTransition, canTransition, statusesAllowingTransitionTo } from '@medfusion/domain';
 import { TrainingJobEntity } from '../entities/training-job.entity.js';
@@ -37,7 +37,7 @@ export class StatusChangedError extends Error {
 export class TrainingJobRepository {
   private readonly repo: Repository<TrainingJobEntity>;
 
-  constructor(private readonly ds: DataSource) {
+  constructor(ds: DataSource) {
     this.repo = ds.getRepository(TrainingJobEntity);
   }
 
@@ -115,7 +115,7 @@ export class TrainingJobRepository {
 
   /** Deletes unless the job is running; returns false when the job is running. */
   async deleteUnlessRunning(id: string): Promise<boolean> {
-    const result = await this.ds.query(`DELETE FROM training_jobs WHERE id = $1 AND status <> 'running' RETURNING id`, [id]);
-    return (result as unknown[]).length > 0;
+    const result = await this.repo.delete({ id, status: Not('running') });
+    return Boolean(result.affected);
   }
 }

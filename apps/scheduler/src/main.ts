@@ -1,0 +1,42 @@
+import { loadEnv } from '@medfusion/config';
+import { purgeExpiredIdempotencyKeys, TrainingJobRepository } from '@medfusion/persistence';
+import { openServiceConnections, reconcileTrainingQueue, TrainingQueue } from '@medfusion/queue';
+import { createLogger, runHeadlessApp, startPeriodicTask } from '@medfusion/runtime';
+
+const env = loadEnv();
+const logger = createLogger('scheduler', env.LOG_LEVEL);
+const HOUR_MS = 3_600_000;
+
+/**
+ * The scheduler keeps Redis in step with Postgres: at start and every RECONCILE_INTERVAL_MS it
+ * re-adds queued training jobs that Redis lost, and hourly it forgets expired Idempotency-Keys.
+ */
+await runHeadlessApp({
+  name: 'scheduler',
+  host: env.HOST,
+  healthPort: env.SCHEDULER_HEALTH_PORT,
+  shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  logger,
+  async start() {
+    const conn = await openServiceConnections(env, 'producer', (applied) => logger.info({ applied }, 'database migrated'));
+    const queue = new TrainingQueue(conn.redis, env.REDIS_PREFIX);
+    const jobs = new TrainingJobRepository(conn.ds);
+    const reconciler = startPeriodicTask('training queue reconciler', env.RECONCILE_INTERVAL_MS, logger, async () => {
+      const report = await reconcileTrainingQueue(jobs, queue);
+      if (report.readded.length) logger.warn({ readded: report.readded, checked: report.checked }, 're-added queued training jobs missing from Redis');
+      else logger.debug({ checked: report.checked }, 'training queue in step with the database');
+    });
+    const purger = startPeriodicTask('idempotency key purge', HOUR_MS, logger, async () => {
+      const purged = await purgeExpiredIdempotencyKeys(conn.ds, env.IDEMPOTENCY_TTL_HOURS);
+      if (purged) logger.info({ purged }, 'purged expired idempotency keys');
+    });
+    return {
+      checks: conn.checks,
+      async stop() {
+        await Promise.all([reconciler.stop(), purger.stop()]);
+        await queue.close();
+        await conn.close();
+      },
+    };
+  },
+});

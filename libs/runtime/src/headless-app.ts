@@ -1,0 +1,54 @@
+import { onShutdownSignal } from './graceful-shutdown.js';
+import { startHealthServer, type ReadinessCheck } from './health-server.js';
+import type { Logger } from './logger.js';
+
+export interface StartedService {
+  /** Readiness checks of the dependencies the service needs (Postgres, Redis...). */
+  checks: Record<string, ReadinessCheck>;
+  /** Finishes or hands back in-flight work, then closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface HeadlessAppOptions {
+  name: string;
+  host: string;
+  healthPort: number;
+  shutdownTimeoutMs: number;
+  logger: Logger;
+  start(): Promise<StartedService>;
+}
+
+/**
+ * Lifecycle shared by the scheduler and the workers: liveness at once, readiness once `start`
+ * resolves and while its checks pass, and a bounded graceful stop on SIGTERM/SIGINT (readiness
+ * turns false first). A failed start exits with status 1 and the reason in the log.
+ */
+export async function runHeadlessApp(opts: HeadlessAppOptions): Promise<void> {
+  const { logger } = opts;
+  let service: StartedService | undefined;
+  const health = await startHealthServer(opts.host, opts.healthPort, {
+    started: async () => {
+      if (!service) throw new Error('starting');
+    },
+    dependencies: async () => {
+      if (!service) return;
+      const failures: string[] = [];
+      await Promise.all(
+        Object.entries(service.checks).map(([name, check]) => check().catch((err: Error) => failures.push(`${name}: ${err.message}`))),
+      );
+      if (failures.length) throw new Error(failures.join('; '));
+    },
+  });
+  onShutdownSignal(logger, opts.shutdownTimeoutMs, async () => {
+    health.setShuttingDown();
+    await service?.stop();
+    await health.close();
+  });
+  try {
+    service = await opts.start();
+  } catch (err) {
+    logger.fatal({ err }, `${opts.name} failed to start`);
+    process.exit(1);
+  }
+  logger.info({ healthPort: health.port }, `${opts.name} ready`);
+}

@@ -1,0 +1,5 @@
+export * from './api-client.js';
+export * from './isolated-resources.js';
+export * from './services.js';
+export * from './wait-for.js';
+export * from './app-process.js';
