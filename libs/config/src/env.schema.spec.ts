@@ -1,0 +1,33 @@
+import { ConfigError, loadEnv } from './env.schema.js';
+
+describe('loadEnv', () => {
+  it('has defaults that work on a developer machine', () => {
+    const env = loadEnv({});
+    expect(env.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/medfusion');
+    expect(env.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(env.GATEWAY_PORT).toBe(3000);
+    expect(env.BODY_LIMIT_BYTES).toBe(1024 * 1024);
+    expect(env.DB_MIGRATE_ON_START).toBe(true);
+  });
+
+  it('coerces numbers and booleans and treats empty strings as unset', () => {
+    const env = loadEnv({ GATEWAY_PORT: '8080', DB_MIGRATE_ON_START: 'false', LOG_LEVEL: '' });
+    expect(env.GATEWAY_PORT).toBe(8080);
+    expect(env.DB_MIGRATE_ON_START).toBe(false);
+    expect(env.LOG_LEVEL).toBe('info');
+  });
+
+  it('lists every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadEnv({ DATABASE_URL: 'mysql://x/y', GATEWAY_PORT: '70000', BOOTSTRAP_ADMIN_KEY: 'short' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/DATABASE_URL/);
+    expect(message).toMatch(/GATEWAY_PORT/);
+    expect(message).toMatch(/BOOTSTRAP_ADMIN_KEY: must be at least 32 characters/);
+  });
+});
