@@ -15,6 +15,7 @@ import { IdempotencyService } from './idempotency/idempotency.service.js';
 import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
+import { TrainingProgressGateway } from './progress/training-progress.gateway.js';
 import { TrainingJobsController } from './training-jobs/training-jobs.controller.js';
 import { TrainingJobsService } from './training-jobs/training-jobs.service.js';
 import { WorkflowsController } from './workflows/workflows.controller.js';
@@ -35,6 +36,7 @@ export class AppModule {
         TrainingJobsService,
         ModelsService,
         DatasetsService,
+        TrainingProgressGateway,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],

@@ -33,6 +33,19 @@ export const envSchema = z.object({
   /** An admin API key created at start if absent (at least 32 characters). */
   BOOTSTRAP_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   ARTIFACTS_DIR: z.string().min(1).default('./var/artifacts'),
+  /** Training jobs one gpu-worker runs at once: one per GPU it may use (CUDA_VISIBLE_DEVICES). */
+  GPU_WORKER_DEVICES: z.coerce.number().int().min(1).max(64).default(1),
+  /** TF.js backend: `auto` picks tensorflow-gpu, then tensorflow, then the pure-JS cpu backend. */
+  COMPUTE_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'cpu']).default('auto'),
+  /** Name of this worker in job records; defaults to host:pid. */
+  WORKER_ID: z.string().min(1).max(200).optional(),
+  /**
+   * How long a training job's queue lock lasts without renewal; a worker that dies (SIGKILL, node
+   * lost) gives its job to another worker about this long after its last renewal.
+   */
+  TRAINING_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** How often workers look for training jobs whose lock expired. */
+  TRAINING_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
   /** How often the scheduler re-adds queued jobs that Redis lost. */
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Longest an app waits for in-flight work when asked to stop. */

@@ -5,3 +5,4 @@ export * from './queues.js';
 export * from './training-job.schema.js';
 export * from './workflow.schema.js';
 export * from './training-control.js';
+export * from './training-events.js';

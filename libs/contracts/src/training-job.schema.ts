@@ -15,8 +15,12 @@ export type TrainingControlAction = (typeof TRAINING_CONTROL_ACTIONS)[number];
 const name = z.string().trim().min(1).max(200);
 const description = z.string().max(5000);
 
-export const IMAGE_BACKBONES = ['small_cnn', 'resnet18', 'resnet34', 'mobilenet_v2', 'efficientnet_b0', 'densenet121', 'vit_tiny'] as const;
-export const FUSION_TYPES = ['concatenate', 'gated', 'attention', 'cross_attention', 'bilinear', 'late'] as const;
+/**
+ * What the gpu-worker can build today. The model library (more backbones, the other fusion
+ * strategies) extends these lists; a job is only accepted for a model that can be trained.
+ */
+export const IMAGE_BACKBONES = ['small_cnn'] as const;
+export const FUSION_TYPES = ['concatenate'] as const;
 
 export const modelConfigSchema = z.strictObject({
   backbone: z.enum(IMAGE_BACKBONES).default('small_cnn'),
@@ -24,9 +28,11 @@ export const modelConfigSchema = z.strictObject({
   numClasses: z.int().min(2).max(1000).default(2),
   imageSize: z.int().min(32).max(1024).default(64),
   imageChannels: z.union([z.literal(1), z.literal(3)]).default(1),
-  imageFeatureSize: z.int().min(1).max(4096).default(128),
+  /** Filters of the image branch's convolution blocks, one entry per block. */
+  convFilters: z.array(z.int().min(1).max(1024)).min(1).max(6).default([4, 8]),
+  imageFeatureSize: z.int().min(1).max(4096).default(32),
   clinicalHiddenSize: z.int().min(1).max(4096).default(32),
-  fusedSize: z.int().min(1).max(4096).default(96),
+  fusedSize: z.int().min(1).max(4096).default(32),
   dropout: z.number().min(0).max(0.95).default(0.1),
   /** Path to user-supplied initial weights; nothing is ever downloaded. */
   weightsPath: z.string().min(1).max(4096).optional(),
@@ -39,19 +45,19 @@ export const dataConfigSchema = z.strictObject({
   labelColumn: z.string().min(1).max(200).default('label'),
   splitColumn: z.string().min(1).max(200).default('split'),
   clinicalColumns: z.array(z.string().min(1).max(200)).max(4096).optional(),
-  augment: z.boolean().default(false),
 });
 export type DataConfig = z.infer<typeof dataConfigSchema>;
 
-export const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
-export const LR_SCHEDULES = ['constant', 'cosine', 'step', 'warmup_cosine', 'reduce_on_plateau'] as const;
+/** Implemented today; the model-library work adds AdamW and more schedules. */
+export const OPTIMIZERS = ['adam', 'sgd'] as const;
+export const LR_SCHEDULES = ['constant', 'cosine'] as const;
 
 export const trainingConfigSchema = z.strictObject({
   epochs: z.int().min(1).max(10000),
   batchSize: z.int().min(1).max(4096).default(32),
   learningRate: z.number().positive().max(10).default(1e-3),
   optimizer: z.enum(OPTIMIZERS).default('adam'),
-  weightDecay: z.number().min(0).max(1).default(0),
+  /** SGD only. */
   momentum: z.number().min(0).max(1).default(0.9),
   lrSchedule: z.enum(LR_SCHEDULES).default('constant'),
   seed: z.int().min(0).max(2 ** 31 - 1).default(42),
@@ -59,10 +65,9 @@ export const trainingConfigSchema = z.strictObject({
   checkpointEvery: z.int().min(1).max(10000).default(1),
   /** How many recent checkpoints to keep besides the best one. */
   keepLastCheckpoints: z.int().min(1).max(100).default(3),
-  monitorMetric: z.string().min(1).max(100).default('val_loss'),
+  monitorMetric: z.enum(['val_loss', 'val_accuracy', 'val_auc']).default('val_loss'),
   monitorMode: z.enum(['min', 'max']).default('min'),
   earlyStoppingPatience: z.int().min(1).max(10000).optional(),
-  gradientClipNorm: z.number().positive().max(1e6).optional(),
   resources: z
     .strictObject({
       workers: z.int().min(1).max(256).default(1),

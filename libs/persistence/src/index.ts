@@ -3,3 +3,5 @@ export * from './entities/index.js';
 export * from './migrations/index.js';
 export * from './repositories/training-job.repository.js';
 export * from './repositories/idempotency-record.repository.js';
+export * from './repositories/training-checkpoint.repository.js';
+export * from './repositories/training-run.repository.js';

@@ -3,3 +3,4 @@ export * from './redis-connection.js';
 export * from './training-queue.js';
 export * from './training-reconciler.js';
 export * from './service-connections.js';
+export * from './training-event-bus.js';

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createApiKeySchema, type CreateApiKey } from '@medfusion/contracts';
 import type { Principal } from '@medfusion/domain';
 import { ApiZodBody } from '../common/openapi.js';
+import { NoIdempotency } from '../idempotency/idempotency.interceptor.js';
 import { IdParam, ValidBody } from '../common/validated.decorators.js';
 import { CurrentPrincipal, Roles } from './auth.decorators.js';
 import { ApiKeyService } from './api-key.service.js';
@@ -15,7 +16,8 @@ export class ApiKeysController {
   constructor(private readonly keys: ApiKeyService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Create an API key (admin). The key is returned once, in `key`.' })
+  @NoIdempotency()
+  @ApiOperation({ summary: 'Create an API key (admin). The key is returned once, in `key`; Idempotency-Key is refused here.' })
   @ApiZodBody(createApiKeySchema)
   create(@ValidBody(createApiKeySchema) body: CreateApiKey, @CurrentPrincipal() p: Principal) {
     return this.keys.create(body, p.owner);

@@ -1,6 +1,6 @@
 import { HttpStatus } from '@nestjs/common';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { ApiError } from './api-error.js';
+import { ApiError, type FieldIssue } from './api-error.js';
 
 /**
  * JSON bodies only, up to `limitBytes`. Parser failures become API errors naming `body`, instead of
@@ -18,7 +18,10 @@ export function jsonBodyMiddleware(limitBytes: number): RequestHandler {
       );
     }
     parse(req, res, (err?: unknown) => {
-      if (!err) return next();
+      if (!err) {
+        const issue = unstorableJson(req.body);
+        return next(issue ? ApiError.fields(HttpStatus.BAD_REQUEST, [issue]) : undefined);
+      }
       const e = err as { type?: string; message?: string };
       if (e.type === 'entity.too.large') {
         return next(
@@ -33,4 +36,33 @@ export function jsonBodyMiddleware(limitBytes: number): RequestHandler {
       next(new ApiError(HttpStatus.BAD_REQUEST, `body: ${e.message ?? 'unreadable'}`, [{ field: 'body', message: e.message ?? 'unreadable' }]));
     });
   };
+}
+
+/** Deeper bodies are refused: storing them (TypeORM, JSON.stringify) recurses once per level. */
+export const MAX_JSON_DEPTH = 64;
+
+// NUL cannot be stored in Postgres text or jsonb, and jsonb refuses unpaired surrogates.
+const UNSTORABLE_CHARS = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Valid JSON that the database cannot store (NUL characters, unpaired surrogates) or that is nested
+ * too deeply: an issue naming one such field, so the client gets a 400 instead of a 500 later on.
+ * Iterative, so a deeply nested body cannot overflow the stack here.
+ */
+export function unstorableJson(body: unknown): FieldIssue | null {
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: body, path: 'body', depth: 0 }];
+  while (stack.length) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === 'string') {
+      if (UNSTORABLE_CHARS.test(value)) return { field: path, message: 'must not contain NUL characters or unpaired UTF-16 surrogates' };
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= MAX_JSON_DEPTH) return { field: path, message: `nested more than ${MAX_JSON_DEPTH} levels deep` };
+    for (const [k, v] of Object.entries(value)) {
+      if (UNSTORABLE_CHARS.test(k)) return { field: path, message: 'has a field name with NUL characters or unpaired UTF-16 surrogates' };
+      stack.push({ value: v, path: `${path}.${k}`, depth: depth + 1 });
+    }
+  }
+  return null;
 }

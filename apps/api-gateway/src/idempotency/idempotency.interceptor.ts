@@ -1,4 +1,4 @@
-import { HttpStatus, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { HttpStatus, Injectable, SetMetadata, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
@@ -8,6 +8,17 @@ import type { AuthenticatedRequest } from '../auth/auth.decorators.js';
 import { IdempotencyService } from './idempotency.service.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
+const NO_IDEMPOTENCY = 'medfusion:no-idempotency';
+
+/** For POST routes whose response must not be stored (it carries a secret). */
+export const NoIdempotency = () => SetMetadata(NO_IDEMPOTENCY, true);
+
+/** JSON with object keys sorted, so the same body with reordered keys is the same request. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
 
 /**
  * `Idempotency-Key` on any POST: the first request's response is stored and every retry with the
@@ -26,9 +37,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
         { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
       ]);
     }
+    if (Reflect.getMetadata(NO_IDEMPOTENCY, ctx.getHandler())) {
+      throw new ApiError(HttpStatus.BAD_REQUEST, 'Idempotency-Key: not supported on this route (its response holds a secret that is never stored)', [
+        { field: 'Idempotency-Key', message: 'not supported on this route' },
+      ]);
+    }
     const owner = req.principal.owner;
     const path = req.originalUrl.split('?')[0]!;
-    const requestHash = createHash('sha256').update(JSON.stringify(req.body ?? null)).digest('hex');
+    const requestHash = createHash('sha256').update(canonicalJson(req.body ?? null)).digest('hex');
     const res = ctx.switchToHttp().getResponse<Response>();
     // Nest sets the status after interceptors run, from the route's @HttpCode or the method default.
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, ctx.getHandler()) ?? HttpStatus.CREATED;

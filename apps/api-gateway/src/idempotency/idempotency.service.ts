@@ -8,6 +8,8 @@ export type IdempotencyClaim =
   | { kind: 'in-progress' }
   | { kind: 'mismatch'; method: string; path: string };
 
+const IN_PROGRESS_STALE_MINUTES = 5;
+
 /**
  * Remembers POST responses per (owner, Idempotency-Key). The key is claimed with an INSERT before
  * the handler runs, so two concurrent requests with one key cannot both create a resource: the
@@ -22,12 +24,14 @@ export class IdempotencyService {
 
   async claim(owner: string, key: string, method: string, path: string, requestHash: string): Promise<IdempotencyClaim> {
     const ttlHours = this.config.env.IDEMPOTENCY_TTL_HOURS;
-    // An expired record is forgotten, so the key may be reused.
-    await this.ds.query(`DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at < now() - make_interval(hours => $3)`, [
-      owner,
-      key,
-      ttlHours,
-    ]);
+    // An expired record is forgotten, so the key may be reused; so is a claim whose request died
+    // with its gateway (no request takes IN_PROGRESS_STALE_MINUTES).
+    await this.ds.query(
+      `DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2
+         AND (created_at < now() - make_interval(hours => $3)
+              OR (state = 'in_progress' AND created_at < now() - make_interval(mins => $4)))`,
+      [owner, key, ttlHours, IN_PROGRESS_STALE_MINUTES],
+    );
     const inserted: unknown[] = await this.ds.query(
       `INSERT INTO idempotency_keys (owner, key, method, path, request_hash, state) VALUES ($1, $2, $3, $4, $5, 'in_progress')
        ON CONFLICT (owner, key) DO NOTHING RETURNING key`,

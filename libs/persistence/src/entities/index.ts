@@ -7,18 +7,16 @@ import { TrainingJobEntity } from './training-job.entity.js';
 import { WorkflowExecutionEntity } from './workflow-execution.entity.js';
 import { WorkflowEntity } from './workflow.entity.js';
 
-export {
-  ApiKeyEntity,
-  DatasetEntity,
-  IdempotencyRecordEntity,
-  ModelEntity,
-  TrainingCheckpointEntity,
-  TrainingJobEntity,
-  WorkflowEntity,
-  WorkflowExecutionEntity,
-};
-export type { EpochRecord } from './training-job.entity.js';
+export * from './api-key.entity.js';
+export * from './dataset.entity.js';
+export * from './idempotency-record.entity.js';
+export * from './model.entity.js';
+export * from './training-checkpoint.entity.js';
+export * from './training-job.entity.js';
+export * from './workflow-execution.entity.js';
+export * from './workflow.entity.js';
 
+/** Every entity TypeORM maps. */
 export const ENTITIES = [
   ApiKeyEntity,
   DatasetEntity,

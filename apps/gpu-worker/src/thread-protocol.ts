@@ -1,0 +1,32 @@
+import type { DataConfig, ModelConfig, TrainingConfig } from '@medfusion/contracts';
+import type { CheckpointMeta, ClassificationMetrics, ComputeBackendName, EpochInfo, StepInfo } from '@medfusion/training';
+
+/** Values of the shared control cell the main thread writes and the training thread reads. */
+export const CONTROL = { none: 0, pause: 1, stop: 2, handback: 3 } as const;
+export type ControlCode = (typeof CONTROL)[keyof typeof CONTROL];
+
+/** What the main thread gives the training thread. */
+export interface TrainingThreadInput {
+  jobId: string;
+  modelConfig: ModelConfig;
+  trainingConfig: TrainingConfig;
+  dataConfig: DataConfig;
+  dataPath: string;
+  artifactsDir: string;
+  /** Key of the checkpoint to resume from, in the artifact store. */
+  resumeFrom: string | null;
+  backend: ComputeBackendName | 'auto';
+  /** Int32Array(1) over this buffer holds a CONTROL value; read between steps. */
+  control: SharedArrayBuffer;
+}
+
+/** What the training thread tells the main thread, in order. */
+export type TrainingThreadMessage =
+  | { type: 'backend'; name: ComputeBackendName; skipped: Array<{ name: string; reason: string }> }
+  | { type: 'data'; train: number; val: number; test: number; clinicalColumns: string[] }
+  | ({ type: 'step' } & StepInfo)
+  | ({ type: 'epoch' } & EpochInfo)
+  | { type: 'checkpoint'; key: string; location: string; size: number; meta: CheckpointMeta; metrics: Record<string, number>; reason: string }
+  | { type: 'completed'; location: string; size: number; epochs: number; earlyStopped: boolean; val: ClassificationMetrics; test: ClassificationMetrics; numClinical: number }
+  | { type: 'halted'; kind: 'pause' | 'stop' | 'handback'; epoch: number; step: number }
+  | { type: 'failed'; message: string };

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { trainingJobStatusSchema } from './training-job.schema.js';
+
+const metrics = z.record(z.string(), z.number());
+
+/**
+ * Progress of a training job, published by the worker on Redis and relayed by the gateway to the
+ * Socket.IO room `job:<id>`. One schema per event; `type` tells them apart.
+ */
+export const trainingStepEventSchema = z.strictObject({
+  type: z.literal('step'),
+  jobId: z.uuid(),
+  epoch: z.int().min(1),
+  step: z.int().min(1),
+  stepsPerEpoch: z.int().min(1),
+  loss: z.number(),
+  samplesPerSecond: z.number(),
+  /** 0..1 over the whole job */
+  progress: z.number().min(0).max(1),
+});
+
+export const trainingEpochEventSchema = z.strictObject({
+  type: z.literal('epoch'),
+  jobId: z.uuid(),
+  epoch: z.int().min(1),
+  totalEpochs: z.int().min(1),
+  metrics,
+  learningRate: z.number(),
+  samplesPerSecond: z.number(),
+  etaSeconds: z.number().min(0),
+  progress: z.number().min(0).max(1),
+});
+
+export const trainingCheckpointEventSchema = z.strictObject({
+  type: z.literal('checkpoint'),
+  jobId: z.uuid(),
+  checkpointId: z.uuid(),
+  epoch: z.int().min(0),
+  step: z.int().min(0),
+  isBest: z.boolean(),
+});
+
+export const trainingStatusEventSchema = z.strictObject({
+  type: z.literal('status'),
+  jobId: z.uuid(),
+  status: trainingJobStatusSchema,
+  error: z.string().optional(),
+  modelId: z.uuid().optional(),
+  backend: z.string().optional(),
+  workerId: z.string().optional(),
+  metrics: metrics.optional(),
+});
+
+export const trainingEventSchema = z.discriminatedUnion('type', [
+  trainingStepEventSchema,
+  trainingEpochEventSchema,
+  trainingCheckpointEventSchema,
+  trainingStatusEventSchema,
+]);
+export type TrainingEvent = z.infer<typeof trainingEventSchema>;
+export type TrainingStepEvent = z.infer<typeof trainingStepEventSchema>;
+export type TrainingEpochEvent = z.infer<typeof trainingEpochEventSchema>;
+export type TrainingStatusEvent = z.infer<typeof trainingStatusEventSchema>;
+
+/** Redis pub/sub channel of training events (all jobs; the gateway fans out to rooms). */
+export function trainingEventsChannel(redisPrefix: string): string {
+  return `${redisPrefix}:events:training`;
+}
+
+/** Socket.IO room of one training job. */
+export function jobRoom(jobId: string): string {
+  return `job:${jobId}`;
+}
+
+/** Socket.IO event names: what the client sends and what the server emits. */
+export const SOCKET_EVENTS = {
+  subscribe: 'subscribe',
+  unsubscribe: 'unsubscribe',
+  training: 'training-event',
+} as const;
+
+export const socketSubscribeSchema = z.strictObject({ jobId: z.uuid() });

@@ -1,0 +1,5 @@
+export * from './dataset-error.js';
+export * from './dataset-loader.js';
+export * from './png-codec.js';
+export * from './seeded-random.js';
+export * from './synthetic-dataset.js';

@@ -1,0 +1,66 @@
+import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The training loop, run in a plain Node process (see fixtures/session-scenarios.mjs for why) on a
+ * tiny data set whose label needs both the image and a clinical feature.
+ */
+const script = fileURLToPath(new URL('./fixtures/session-scenarios.mjs', import.meta.url));
+
+function scenario<T = any>(name: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [script, name], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${name} failed: ${err.message}\n${stderr}`));
+      const marker = stdout.lastIndexOf('@@RESULT@@');
+      if (marker < 0) return reject(new Error(`${name} printed no result:\n${stdout}\n${stderr}`));
+      resolve(JSON.parse(stdout.slice(marker + '@@RESULT@@'.length)) as T);
+    });
+  });
+}
+
+jest.setTimeout(120_000);
+
+describe('runTrainingSession', () => {
+  it('learns a rule that needs both modalities', async () => {
+    const r = await scenario('learns');
+    expect(r.kind).toBe('completed');
+    expect(r.epochs).toHaveLength(12);
+    expect(r.epochs.at(-1).train_loss).toBeLessThan(r.epochs[0].train_loss);
+    expect(r.test.auc).toBeGreaterThan(0.9);
+  });
+
+  it('reports each step and epoch with progress that reaches 1', async () => {
+    const r = await scenario('events');
+    expect(r.steps).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
+    expect(r.progress).toEqual([1 / 3, 2 / 3, 1]);
+  });
+
+  it('is reproducible: the same seed gives the same weights', async () => {
+    const r = await scenario('reproducible');
+    expect(r.a).toEqual(r.b);
+  });
+
+  it('pausing mid-epoch and resuming from the checkpoint ends with the same weights as an uninterrupted run', async () => {
+    const r = await scenario('pauseResume');
+    expect(r.first).toEqual({ kind: 'pause', epoch: 1, step: 2 });
+    expect(r.savedMeta).toMatchObject({ epoch: 1, step: 2, globalStep: 8 });
+    expect(r.resumedSteps[0]).toEqual([2, 3]);
+    expect(r.resumedSteps).toHaveLength(18 - 8);
+    (r.resumed as number[][]).forEach((w, i) => w.forEach((v, k) => expect(v).toBeCloseTo(r.reference[i][k], 5)));
+  });
+
+  it('stops with a checkpoint when asked to stop', async () => {
+    const r = await scenario('stop');
+    expect(r.outcome).toEqual({ kind: 'stop', epoch: 0, step: 0 });
+    expect(r.reasons).toEqual(['stop']);
+  });
+
+  it('fails with an actionable error when the loss is not finite', async () => {
+    expect((await scenario('nanLoss')).error).toMatch(/training loss became NaN at epoch 1, step 1; lower trainingConfig.learningRate/);
+  });
+
+  it('refuses a checkpoint from a different model', async () => {
+    expect((await scenario('otherModel')).error).toMatch(/was the model config changed/);
+  });
+});

@@ -1,0 +1,220 @@
+import { jest } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { io, type Socket } from 'socket.io-client';
+import { SOCKET_EVENTS, type TrainingEvent } from '@medfusion/contracts';
+import { generateSyntheticDataset } from '@medfusion/fusion';
+import {
+  apiClient,
+  envForChild,
+  freePort,
+  isolatedResources,
+  startAppProcess,
+  waitFor,
+  waitForHttpOk,
+  type ApiClient,
+  type AppProcess,
+  type IsolatedResources,
+} from '@medfusion/testing';
+
+/**
+ * Training end to end with real processes: the gateway, gpu-workers and the scheduler against the
+ * test's own database and Redis prefix, a generated data set, REST to submit and control, Socket.IO
+ * to watch.
+ */
+jest.setTimeout(240_000);
+
+describe('training jobs end to end (real processes)', () => {
+  let r: IsolatedResources;
+  let api: ApiClient;
+  let db: pg.Client;
+  let gatewayUrl: string;
+  let datasetId: string;
+  let workDir: string;
+  const procs: AppProcess[] = [];
+  const sockets: Socket[] = [];
+
+  async function startWorker(name: string): Promise<AppProcess> {
+    const port = await freePort();
+    const p = startAppProcess(
+      'gpu-worker',
+      envForChild(r, {
+        GPU_WORKER_HEALTH_PORT: String(port),
+        WORKER_ID: name,
+        ARTIFACTS_DIR: join(workDir, 'artifacts'),
+        TRAINING_LOCK_DURATION_MS: '4000',
+        TRAINING_STALLED_INTERVAL_MS: '1000',
+        SHUTDOWN_TIMEOUT_MS: '60000',
+      }),
+    );
+    procs.push(p);
+    await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, p);
+    return p;
+  }
+
+  function watch(jobId: string, key = r.adminKey): Promise<{ socket: Socket; events: TrainingEvent[] }> {
+    const socket = io(gatewayUrl, { auth: { token: key }, transports: ['websocket'] });
+    sockets.push(socket);
+    const events: TrainingEvent[] = [];
+    socket.on(SOCKET_EVENTS.training, (e: TrainingEvent) => events.push(e));
+    return new Promise((resolve, reject) => {
+      socket.on('connect_error', reject);
+      socket.on('connect', () =>
+        socket.emit(SOCKET_EVENTS.subscribe, { jobId }, (ack: { ok: boolean; error?: string }) =>
+          ack.ok ? resolve({ socket, events }) : reject(new Error(ack.error)),
+        ),
+      );
+    });
+  }
+
+  async function submit(trainingConfig: Record<string, unknown>, key = r.adminKey): Promise<string> {
+    const res = await api('POST', '/api/v1/training-jobs', {
+      key,
+      body: {
+        name: 'e2e',
+        dataConfig: { datasetId },
+        modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
+        trainingConfig: { batchSize: 32, learningRate: 0.01, ...trainingConfig },
+      },
+    });
+    expect(res.status).toBe(201);
+    return res.body.id;
+  }
+
+  const job = async (id: string) => (await api('GET', `/api/v1/training-jobs/${id}`, { key: r.adminKey })).body;
+  const untilStatus = (id: string, status: string, timeoutMs = 120_000) =>
+    waitFor(`job ${id} to be ${status}`, async () => {
+      const j = await job(id);
+      if (j.status === 'failed' && status !== 'failed') throw new Error(`job failed: ${j.error}`);
+      return j.status === status ? j : null;
+    }, timeoutMs, 250);
+
+  beforeAll(async () => {
+    r = await isolatedResources();
+    workDir = mkdtempSync(join(tmpdir(), 'mf-e2e-'));
+    const stats = await generateSyntheticDataset({ outDir: join(workDir, 'data'), numCases: 400, seed: 11, imageSize: 32 });
+    const port = await freePort();
+    const gateway = startAppProcess('api-gateway', envForChild(r, { GATEWAY_PORT: String(port) }));
+    procs.push(gateway);
+    gatewayUrl = `http://127.0.0.1:${port}`;
+    await waitForHttpOk(`${gatewayUrl}/health/ready`, gateway);
+    api = apiClient(gatewayUrl);
+    const ds = await api('POST', '/api/v1/datasets', {
+      key: r.adminKey,
+      body: {
+        name: 'synthetic',
+        dataPath: join(workDir, 'data'),
+        numSamples: stats.numSamples,
+        numClasses: stats.numClasses,
+        trainSamples: stats.trainSamples,
+        valSamples: stats.valSamples,
+        testSamples: stats.testSamples,
+        classDistribution: stats.classDistribution,
+      },
+    });
+    expect(ds.status).toBe(201);
+    datasetId = ds.body.id;
+    db = new pg.Client({ connectionString: r.databaseUrl });
+    await db.connect();
+  });
+
+  afterAll(async () => {
+    sockets.forEach((s) => s.close());
+    procs.forEach((p) => p.kill());
+    await db?.end();
+    await r.cleanup();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('trains to completion with live progress, checkpoints and a registered model that beats chance', async () => {
+    await startWorker('worker-a');
+    const id = await submit({ epochs: 6, keepLastCheckpoints: 2, monitorMetric: 'val_auc', monitorMode: 'max' });
+    const { events } = await watch(id);
+    const done = await untilStatus(id, 'completed', 180_000);
+    await waitFor('the completed event', async () => events.some((e) => e.type === 'status' && e.status === 'completed'));
+
+    expect(done.backend).toBe('cpu');
+    expect(done.progress).toBe(1);
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(events.filter((e) => e.type === 'epoch').map((e) => (e as { epoch: number }).epoch)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(events.some((e) => e.type === 'step')).toBe(true);
+
+    const checkpoints = (await db.query('SELECT epoch, is_best, checkpoint_path, file_size FROM training_checkpoints WHERE job_id = $1 ORDER BY epoch', [id])).rows;
+    // The last two and the best are kept; the rest were deleted with their files.
+    expect(checkpoints.length).toBeGreaterThanOrEqual(2);
+    expect(checkpoints.length).toBeLessThanOrEqual(3);
+    expect(checkpoints.filter((c) => c.is_best)).toHaveLength(1);
+    expect(checkpoints.at(-1)!.epoch).toBe(6);
+
+    const completed = events.find((e) => e.type === 'status' && e.status === 'completed') as { modelId: string };
+    const model = (await api('GET', `/api/v1/models/${completed.modelId}`, { key: r.adminKey })).body;
+    expect(model).toMatchObject({ trainingJobId: id, backbone: 'small_cnn', numClasses: 2, format: 'tfjs-layers', trainedEpochs: 6 });
+    expect(model.fileSize).toBeGreaterThan(0);
+    expect(model.metrics.test_auc).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it('pauses within a step, frees the worker, and resumes at the same epoch and step', async () => {
+    const id = await submit({ epochs: 3 });
+    const { events } = await watch(id);
+    await waitFor('a few steps', async () => events.filter((e) => e.type === 'step').length >= 2, 60_000);
+    expect((await api('POST', `/api/v1/training-jobs/${id}/pause`, { key: r.adminKey })).status).toBe(200);
+    const paused = await untilStatus(id, 'paused', 30_000);
+    expect(paused.desiredState).toBeNull();
+    const [ckpt] = (await db.query('SELECT epoch, step FROM training_checkpoints WHERE job_id = $1 ORDER BY created_at DESC LIMIT 1', [id])).rows;
+    expect(ckpt.step).toBeGreaterThan(0);
+
+    const before = events.length;
+    expect((await api('POST', `/api/v1/training-jobs/${id}/resume`, { key: r.adminKey })).body.status).toBe('queued');
+    await untilStatus(id, 'completed', 120_000);
+    const firstStep = events.slice(before).find((e) => e.type === 'step') as { epoch: number; step: number } | undefined;
+    if (firstStep) {
+      expect(firstStep.epoch).toBe(ckpt.epoch + 1);
+      expect(firstStep.step).toBeGreaterThan(ckpt.step);
+    }
+    expect((await job(id)).history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3]);
+  });
+
+  it('stops a running job with a checkpoint', async () => {
+    const id = await submit({ epochs: 3 });
+    const { events } = await watch(id);
+    await waitFor('a step', async () => events.some((e) => e.type === 'step'), 60_000);
+    await api('POST', `/api/v1/training-jobs/${id}/stop`, { key: r.adminKey });
+    const stopped = await untilStatus(id, 'stopped', 30_000);
+    expect(stopped.completedAt).not.toBeNull();
+    expect((await db.query('SELECT count(*)::int AS n FROM training_checkpoints WHERE job_id = $1', [id])).rows[0].n).toBeGreaterThan(0);
+  });
+
+  it('a socket cannot join the room of another owner’s job', async () => {
+    const mk = async (owner: string) =>
+      (await api('POST', '/api/v1/api-keys', { key: r.adminKey, body: { name: owner, role: 'member', owner } })).body.key as string;
+    const alice = await mk('alice');
+    const bob = await mk('bob');
+    const id = await submit({ epochs: 1 }, alice);
+    await api('POST', `/api/v1/training-jobs/${id}/stop`, { key: alice });
+    await expect(watch(id, bob)).rejects.toThrow(/forbidden/);
+    await expect(watch(id, alice)).resolves.toBeDefined();
+    await expect(watch(id, 'not-a-key')).rejects.toThrow(/unauthorized/);
+  });
+
+  it('a worker killed with SIGKILL mid-training: another worker resumes from the last checkpoint, no epoch lost or repeated', async () => {
+    procs.filter((p) => p.proc.exitCode === null && p.output().includes('worker-a')).forEach((p) => p.proc.kill('SIGTERM'));
+    const victim = await startWorker('victim');
+    const id = await submit({ epochs: 4 });
+    await waitFor('epoch 2 checkpoint', async () => {
+      const rows = (await db.query('SELECT epoch FROM training_checkpoints WHERE job_id = $1', [id])).rows;
+      return rows.some((c) => c.epoch >= 2);
+    }, 120_000, 100);
+    expect((await job(id)).workerId).toBe('victim');
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+
+    await startWorker('rescuer');
+    const done = await untilStatus(id, 'completed', 180_000);
+    expect(done.attempts).toBeGreaterThanOrEqual(2);
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4]);
+    const [resumed] = (await db.query(`SELECT min(epoch)::int AS first FROM training_checkpoints WHERE job_id = $1`, [id])).rows;
+    expect(resumed.first).toBeGreaterThanOrEqual(1);
+  });
+});
