@@ -69,12 +69,14 @@ describe('training jobs end to end (real processes)', () => {
     });
   }
 
-  async function submit(trainingConfig: Record<string, unknown>, key = r.adminKey): Promise<string> {
+  const submit = (trainingConfig: Record<string, unknown>, key = r.adminKey) => submitTo(datasetId, trainingConfig, key);
+
+  async function submitTo(dataset: string, trainingConfig: Record<string, unknown>, key = r.adminKey): Promise<string> {
     const res = await api('POST', '/api/v1/training-jobs', {
       key,
       body: {
         name: 'e2e',
-        dataConfig: { datasetId },
+        dataConfig: { datasetId: dataset },
         modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
         trainingConfig: { batchSize: 32, learningRate: 0.01, ...trainingConfig },
       },
@@ -118,6 +120,7 @@ describe('training jobs end to end (real processes)', () => {
     datasetId = ds.body.id;
     db = new pg.Client({ connectionString: r.databaseUrl });
     await db.connect();
+    await startWorker('worker-a');
   });
 
   afterAll(async () => {
@@ -129,7 +132,6 @@ describe('training jobs end to end (real processes)', () => {
   });
 
   it('trains to completion with live progress, checkpoints and a registered model that beats chance', async () => {
-    await startWorker('worker-a');
     const id = await submit({ epochs: 6, keepLastCheckpoints: 2, monitorMetric: 'val_auc', monitorMode: 'max' });
     const { events } = await watch(id);
     const done = await untilStatus(id, 'completed', 180_000);
@@ -161,18 +163,16 @@ describe('training jobs end to end (real processes)', () => {
     await waitFor('a few steps', async () => events.filter((e) => e.type === 'step').length >= 2, 60_000);
     expect((await api('POST', `/api/v1/training-jobs/${id}/pause`, { key: r.adminKey })).status).toBe(200);
     const paused = await untilStatus(id, 'paused', 30_000);
-    expect(paused.desiredState).toBeNull();
+    expect(paused).toMatchObject({ desiredState: null, workerId: null });
     const [ckpt] = (await db.query('SELECT epoch, step FROM training_checkpoints WHERE job_id = $1 ORDER BY created_at DESC LIMIT 1', [id])).rows;
     expect(ckpt.step).toBeGreaterThan(0);
 
     const before = events.length;
     expect((await api('POST', `/api/v1/training-jobs/${id}/resume`, { key: r.adminKey })).body.status).toBe('queued');
     await untilStatus(id, 'completed', 120_000);
-    const firstStep = events.slice(before).find((e) => e.type === 'step') as { epoch: number; step: number } | undefined;
-    if (firstStep) {
-      expect(firstStep.epoch).toBe(ckpt.epoch + 1);
-      expect(firstStep.step).toBeGreaterThan(ckpt.step);
-    }
+    // The first step after a (re)start is never throttled away.
+    const firstStep = events.slice(before).find((e) => e.type === 'step') as { epoch: number; step: number };
+    expect(firstStep).toMatchObject({ epoch: ckpt.epoch + 1, step: ckpt.step + 1 });
     expect((await job(id)).history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3]);
   });
 
@@ -184,6 +184,26 @@ describe('training jobs end to end (real processes)', () => {
     const stopped = await untilStatus(id, 'stopped', 30_000);
     expect(stopped.completedAt).not.toBeNull();
     expect((await db.query('SELECT count(*)::int AS n FROM training_checkpoints WHERE job_id = $1', [id])).rows[0].n).toBeGreaterThan(0);
+  });
+
+  it('a job that cannot run fails with an error the user can act on, and the worker stays healthy', async () => {
+    const badColumn = await api('POST', '/api/v1/training-jobs', {
+      key: r.adminKey,
+      body: { name: 'bad columns', dataConfig: { datasetId, clinicalColumns: ['age', 'tumour_grade'] }, trainingConfig: { epochs: 1 } },
+    });
+    const failed = await untilStatus(badColumn.body.id, 'failed', 60_000);
+    expect(failed.error).toMatch(/clinical.csv, line 1, column "tumour_grade": has no column "tumour_grade"/);
+
+    const missing = await api('POST', '/api/v1/datasets', {
+      key: r.adminKey,
+      body: { name: 'moved', dataPath: join(workDir, 'not-there'), numSamples: 10, numClasses: 2 },
+    });
+    const lost = await submitTo(missing.body.id, { epochs: 1 });
+    expect((await untilStatus(lost, 'failed', 60_000)).error).toMatch(/not-there: data set folder cannot be read/);
+
+    // The same worker still trains the next job.
+    const ok = await submit({ epochs: 1 });
+    await untilStatus(ok, 'completed', 60_000);
   });
 
   it('a socket cannot join the room of another owner’s job', async () => {
@@ -210,11 +230,30 @@ describe('training jobs end to end (real processes)', () => {
     victim.proc.kill('SIGKILL');
     await victim.exited;
 
-    await startWorker('rescuer');
+    const rescuer = await startWorker('rescuer');
     const done = await untilStatus(id, 'completed', 180_000);
+    expect(rescuer.output()).toMatch(/resuming from checkpoint/);
     expect(done.attempts).toBeGreaterThanOrEqual(2);
     expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4]);
     const [resumed] = (await db.query(`SELECT min(epoch)::int AS first FROM training_checkpoints WHERE job_id = $1`, [id])).rows;
     expect(resumed.first).toBeGreaterThanOrEqual(1);
+  });
+
+  it('on SIGTERM a worker checkpoints, hands the job back and exits 0; another worker finishes it', async () => {
+    procs.filter((p) => p.proc.exitCode === null && /"workerId":"(rescuer|worker-a)"/.test(p.output())).forEach((p) => p.proc.kill('SIGTERM'));
+    const leaver = await startWorker('leaver');
+    const id = await submit({ epochs: 3 });
+    const { events } = await watch(id);
+    await waitFor('a few steps', async () => events.filter((e) => e.type === 'step').length >= 2, 60_000);
+    leaver.proc.kill('SIGTERM');
+    expect(await leaver.exited).toBe(0);
+    expect(leaver.output()).toMatch(/checkpointed and handed back/);
+    const [ckpt] = (await db.query('SELECT epoch, step FROM training_checkpoints WHERE job_id = $1 ORDER BY created_at DESC LIMIT 1', [id])).rows;
+    expect(ckpt.step).toBeGreaterThan(0);
+    expect(['queued', 'running']).toContain((await job(id)).status);
+
+    await startWorker('heir');
+    const done = await untilStatus(id, 'completed', 120_000);
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3]);
   });
 });
