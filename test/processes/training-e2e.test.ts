@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { SOCKET_EVENTS, type TrainingEvent } from '@medfusion/contracts';
-import { generateSyntheticDataset } from '@medfusion/fusion';
+import { generateSyntheticDataset, registrationOf } from '@medfusion/fusion';
 import {
   apiClient,
   envForChild,
@@ -105,16 +105,7 @@ describe('training jobs end to end (real processes)', () => {
     api = apiClient(gatewayUrl);
     const ds = await api('POST', '/api/v1/datasets', {
       key: r.adminKey,
-      body: {
-        name: 'synthetic',
-        dataPath: join(workDir, 'data'),
-        numSamples: stats.numSamples,
-        numClasses: stats.numClasses,
-        trainSamples: stats.trainSamples,
-        valSamples: stats.valSamples,
-        testSamples: stats.testSamples,
-        classDistribution: stats.classDistribution,
-      },
+      body: registrationOf(stats, join(workDir, 'data'), 'synthetic'),
     });
     expect(ds.status).toBe(201);
     datasetId = ds.body.id;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 import { SOCKET_EVENTS, trainingEventSchema, type TrainingEvent } from '@medfusion/contracts';
-import { generateSyntheticDataset } from '@medfusion/fusion';
+import { generateSyntheticDataset, registrationOf } from '@medfusion/fusion';
 import { ProgressBar } from './progress-bar.js';
 import { startStack } from './stack.js';
 
@@ -54,18 +54,11 @@ async function run(): Promise<number> {
     : await generateSyntheticDataset({ outDir: dataDir, numCases: cases, seed });
   console.error(`synthetic data set: ${stats.numSamples} cases (${stats.trainSamples} train / ${stats.valSamples} val / ${stats.testSamples} test) in ${dataDir}`);
 
-  const dataset = await post('/api/v1/datasets', `quickstart-dataset-${hash(dataDir)}`, {
-    name: `synthetic-${cases}-seed${seed}`,
-    description: 'Synthetic lesion images + 16 clinical features; the label needs both modalities.',
-    dataPath: dataDir,
-    numSamples: stats.numSamples,
-    numClasses: stats.numClasses,
-    trainSamples: stats.trainSamples,
-    valSamples: stats.valSamples,
-    testSamples: stats.testSamples,
-    classDistribution: stats.classDistribution,
-    tags: ['synthetic', 'quickstart'],
-  });
+  const dataset = await post(
+    '/api/v1/datasets',
+    `quickstart-dataset-${hash(dataDir)}`,
+    registrationOf(stats, dataDir, `synthetic-${cases}-seed${seed}`, { tags: ['synthetic', 'quickstart'] }),
+  );
   const job = await post('/api/v1/training-jobs', undefined, {
     name: 'quickstart: small CNN + clinical MLP, concatenation',
     dataConfig: { datasetId: dataset.id },

@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { RegisterDataset } from '@medfusion/contracts';
 import { join } from 'node:path';
 import { encodeGrayPng } from './png-codec.js';
 import { seededRandom, type SeededRandom } from './seeded-random.js';
@@ -130,4 +131,21 @@ function display(column: string, z: number): string {
   if (column === 'smoker' || column === 'family_history') return z > 0.6 ? '1' : '0';
   const [mean, sd, digits] = units[column]!;
   return (mean + sd * z).toFixed(digits);
+}
+
+/** The `POST /datasets` body that registers a generated data set found at `dataPath`. */
+export function registrationOf(stats: DatasetStats, dataPath: string, name: string, extra: Partial<RegisterDataset> = {}): RegisterDataset {
+  return {
+    name,
+    description: 'Synthetic lesion images + 16 clinical features; the label needs both modalities.',
+    dataPath,
+    numSamples: stats.numSamples,
+    numClasses: stats.numClasses,
+    trainSamples: stats.trainSamples,
+    valSamples: stats.valSamples,
+    testSamples: stats.testSamples,
+    classDistribution: stats.classDistribution,
+    tags: ['synthetic'],
+    ...extra,
+  };
 }
