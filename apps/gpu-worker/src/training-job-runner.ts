@@ -13,6 +13,7 @@ import {
 } from '@medfusion/persistence';
 import type { TrainingEventPublisher } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
+import { scalarMetrics } from '@medfusion/training';
 import { CONTROL, type TrainingThreadInput, type TrainingThreadMessage } from './thread-protocol.js';
 
 export type RunResult = 'completed' | 'failed' | 'paused' | 'stopped' | 'handed-back' | 'not-claimed' | 'lost';
@@ -134,7 +135,14 @@ export class TrainingJobRunner {
         case 'epoch':
           await this.runs.recordEpoch(
             fence,
-            { epoch: m.epoch, metrics: m.metrics, learningRate: m.learningRate, samplesPerSecond: m.samplesPerSecond, durationSeconds: m.durationSeconds },
+            {
+              epoch: m.epoch,
+              metrics: m.metrics,
+              learningRate: m.learningRate,
+              samplesPerSecond: m.samplesPerSecond,
+              durationSeconds: m.durationSeconds,
+              valConfusionMatrix: m.valConfusionMatrix,
+            },
             m.progress,
           );
           return this.emit({
@@ -164,7 +172,7 @@ export class TrainingJobRunner {
           return this.emit({ type: 'checkpoint', jobId: job.id, checkpointId: row.id, epoch: row.epoch, step: row.step, isBest: row.isBest });
         }
         case 'completed': {
-          const metrics = prefixed('val', m.val, prefixed('test', m.test, {}));
+          const metrics = { ...scalarMetrics('val', m.val), ...scalarMetrics('test', m.test) };
           const model = await this.runs.complete(
             fence,
             {
@@ -178,7 +186,13 @@ export class TrainingJobRunner {
               },
               accuracy: m.test.accuracy,
               loss: m.test.loss,
-              metrics: { ...metrics, fusion: job.modelConfig.fusion, earlyStopped: m.earlyStopped },
+              metrics: {
+                ...metrics,
+                val_confusion_matrix: m.val.confusionMatrix,
+                test_confusion_matrix: m.test.confusionMatrix,
+                fusion: job.modelConfig.fusion,
+                earlyStopped: m.earlyStopped,
+              },
               modelPath: m.location,
               fileSize: m.size,
               format: 'tfjs-layers',
@@ -259,8 +273,4 @@ export class TrainingJobRunner {
   private async emit(event: TrainingEvent): Promise<void> {
     await this.deps.events.publish(event).catch((err: unknown) => this.deps.logger.warn({ err, event: event.type }, 'could not publish event'));
   }
-}
-
-function prefixed(prefix: string, m: { loss: number; accuracy: number; auc: number }, into: Record<string, number>): Record<string, number> {
-  return { ...into, [`${prefix}_loss`]: m.loss, [`${prefix}_accuracy`]: m.accuracy, [`${prefix}_auc`]: m.auc };
 }

@@ -20,7 +20,9 @@ const description = z.string().max(5000);
  * strategies) extends these lists; a job is only accepted for a model that can be trained.
  */
 export const IMAGE_BACKBONES = ['small_cnn'] as const;
-export const FUSION_TYPES = ['concatenate'] as const;
+/** `late`, `image_only` and `clinical_only` are baselines to compare real fusion against. */
+export const FUSION_TYPES = ['concatenate', 'gated', 'bilinear', 'late', 'image_only', 'clinical_only'] as const;
+export type FusionType = (typeof FUSION_TYPES)[number];
 
 export const modelConfigSchema = z.strictObject({
   backbone: z.enum(IMAGE_BACKBONES).default('small_cnn'),
@@ -65,7 +67,9 @@ export const trainingConfigSchema = z.strictObject({
   checkpointEvery: z.int().min(1).max(10000).default(1),
   /** How many recent checkpoints to keep besides the best one. */
   keepLastCheckpoints: z.int().min(1).max(100).default(3),
-  monitorMetric: z.enum(['val_loss', 'val_accuracy', 'val_auc']).default('val_loss'),
+  monitorMetric: z
+    .enum(['val_loss', 'val_accuracy', 'val_balanced_accuracy', 'val_auc', 'val_auc_pr', 'val_f1', 'val_sensitivity', 'val_specificity', 'val_ece'])
+    .default('val_loss'),
   monitorMode: z.enum(['min', 'max']).default('min'),
   earlyStoppingPatience: z.int().min(1).max(10000).optional(),
   resources: z

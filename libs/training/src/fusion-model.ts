@@ -1,6 +1,7 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import type { ModelConfig } from '@medfusion/contracts';
 import type { Tf } from './compute-backend.js';
+import { FUSION_STRATEGIES, type FusionContext } from './fusion/index.js';
 
 export interface FusionModelInputs {
   numClinical: number;
@@ -9,15 +10,17 @@ export interface FusionModelInputs {
 }
 
 /**
- * The `small_cnn` image branch and an MLP clinical branch joined by concatenation:
- * image -> average-pool to about 32 px -> [conv 3x3 + ReLU + max-pool 2] per `convFilters` entry
- * -> global average pool -> dense(imageFeatureSize); clinical values and their missing-value mask
- * -> dense(clinicalHiddenSize); concat -> dense(fusedSize) -> dropout -> dense(numClasses, softmax).
+ * Image branch (`small_cnn`): average-pool to about 32 px -> [conv 3x3 + ReLU + max-pool 2] per
+ * `convFilters` entry -> global average pool -> dense(imageFeatureSize) = v.
+ * Clinical branch: values and their missing-value mask -> dense(clinicalHiddenSize) = t.
+ * Then the fusion strategy named by `cfg.fusion` (libs/training/src/fusion) and, unless it is a
+ * late-fusion strategy that predicts by itself, a softmax classifier on the fused representation.
  * The first pooling keeps CPU training fast on large inputs; it is part of the backbone's definition.
  */
 export function buildFusionModel(tf: Tf, cfg: ModelConfig, inputs: FusionModelInputs): LayersModel {
   let seed = inputs.seed;
-  const init = () => tf.initializers.glorotUniform({ seed: seed++ });
+  const nextSeed = () => seed++;
+  const init = () => tf.initializers.glorotUniform({ seed: nextSeed() });
   const image = tf.input({ shape: [cfg.imageSize, cfg.imageSize, cfg.imageChannels], name: 'image' });
   const clinical = tf.input({ shape: [inputs.numClinical * 2], name: 'clinical' });
 
@@ -34,16 +37,15 @@ export function buildFusionModel(tf: Tf, cfg: ModelConfig, inputs: FusionModelIn
   const v = tf.layers
     .dense({ units: cfg.imageFeatureSize, activation: 'relu', kernelInitializer: init(), name: 'image_features' })
     .apply(x) as SymbolicTensor;
-
   const t = tf.layers
     .dense({ units: cfg.clinicalHiddenSize, activation: 'relu', kernelInitializer: init(), name: 'clinical_features' })
     .apply(clinical) as SymbolicTensor;
 
-  let z = tf.layers.concatenate({ name: 'fusion_concat' }).apply([v, t]) as SymbolicTensor;
-  z = tf.layers.dense({ units: cfg.fusedSize, activation: 'relu', kernelInitializer: init(), name: 'fusion_dense' }).apply(z) as SymbolicTensor;
-  if (cfg.dropout > 0) z = tf.layers.dropout({ rate: cfg.dropout, seed: seed++, name: 'fusion_dropout' }).apply(z) as SymbolicTensor;
-  const out = tf.layers
-    .dense({ units: cfg.numClasses, activation: 'softmax', kernelInitializer: init(), name: 'classifier' })
-    .apply(z) as SymbolicTensor;
+  const ctx: FusionContext = { tf, cfg, v, t, init, nextSeed };
+  const fused = FUSION_STRATEGIES[cfg.fusion](ctx);
+  const out =
+    fused.kind === 'probabilities'
+      ? fused.output
+      : (tf.layers.dense({ units: cfg.numClasses, activation: 'softmax', kernelInitializer: init(), name: 'classifier' }).apply(fused.output) as SymbolicTensor);
   return tf.model({ inputs: [image, clinical], outputs: out, name: `fusion_${cfg.backbone}_${cfg.fusion}` });
 }

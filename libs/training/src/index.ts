@@ -5,3 +5,4 @@ export * from './fusion-model.js';
 export * from './model-export.js';
 export * from './training-session.js';
 export * from './epoch-order.js';
+export * from './fusion/index.js';

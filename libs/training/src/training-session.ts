@@ -2,7 +2,7 @@ import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs';
 import type { ModelConfig, TrainingConfig } from '@medfusion/contracts';
 import type { LoadedDataset, Split } from '@medfusion/fusion';
 import type { CheckpointContents, StoredTensor } from './checkpoint-codec.js';
-import { classificationMetrics, type ClassificationMetrics } from './classification-metrics.js';
+import { classificationMetrics, scalarMetrics, type ClassificationMetrics } from './classification-metrics.js';
 import type { Tf } from './compute-backend.js';
 import { epochOrder } from './epoch-order.js';
 import { buildFusionModel } from './fusion-model.js';
@@ -37,6 +37,7 @@ export interface EpochInfo {
   epoch: number;
   totalEpochs: number;
   metrics: Record<string, number>;
+  valConfusionMatrix: number[][];
   learningRate: number;
   samplesPerSecond: number;
   etaSeconds: number;
@@ -144,12 +145,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     const val = evaluate(tf, model, data.val, shape);
     const durationSeconds = (performance.now() - epochStart) / 1000;
     const samplesPerSecond = samplesThisRun / Math.max(durationSeconds, 1e-6);
-    lastMetrics = finite({
-      train_loss: meta.partial.lossSum / Math.max(meta.partial.seen, 1),
-      val_loss: val.loss,
-      val_accuracy: val.accuracy,
-      val_auc: val.auc,
-    });
+    lastMetrics = { ...finite({ train_loss: meta.partial.lossSum / Math.max(meta.partial.seen, 1) }), ...scalarMetrics('val', val) };
     meta.epoch = epoch;
     meta.step = 0;
     meta.partial = { lossSum: 0, seen: 0 };
@@ -161,6 +157,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
       epoch,
       totalEpochs: tc.epochs,
       metrics: lastMetrics,
+      valConfusionMatrix: val.confusionMatrix,
       learningRate: meta.learningRate,
       samplesPerSecond,
       etaSeconds: ((tc.epochs - epoch) * stepsPerEpoch * tc.batchSize) / Math.max(samplesPerSecond, 1e-6),

@@ -8,6 +8,8 @@ export interface EpochRecord {
   learningRate?: number;
   samplesPerSecond?: number;
   durationSeconds?: number;
+  /** Rows are true classes, columns predicted classes, on the validation split. */
+  valConfusionMatrix?: number[][];
 }
 
 @Entity({ name: 'training_jobs' })
