@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Test AUC of every fusion strategy and of the single-modality baselines on the synthetic data set
 // (the label needs both modalities), each trained in its own process with the same seed.
-// Usage: npm run build && node bench/fusion-quality.mjs [--cases 800] [--epochs 6]
+// Usage: npm run build && node bench/fusion-quality.mjs [--cases 800] [--epochs 6] [--only gated,late]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,13 +10,14 @@ import { parseArgs } from 'node:util';
 import { generateSyntheticDataset } from '../libs/fusion/dist/index.js';
 import { FUSION_TYPES } from '../libs/contracts/dist/index.js';
 
-const { values } = parseArgs({ options: { cases: { type: 'string', default: '800' }, epochs: { type: 'string', default: '6' } } });
+const { values } = parseArgs({ options: { cases: { type: 'string', default: '800' }, epochs: { type: 'string', default: '6' }, only: { type: 'string' } } });
 const dir = mkdtempSync(join(tmpdir(), 'mf-fusion-bench-'));
 await generateSyntheticDataset({ outDir: dir, numCases: Number(values.cases), seed: 13, imageSize: 32 });
 const script = new URL('../libs/training/test/fixtures/fusion-scenarios.mjs', import.meta.url).pathname;
 console.log(`synthetic data: ${values.cases} cases, 32 px; ${values.epochs} epochs, batch 32, Adam 0.01, seed 5, pure-JS cpu backend`);
 console.log('fusion          test_auc  test_acc  balanced  params  seconds');
-for (const fusion of FUSION_TYPES) {
+const chosen = values.only ? values.only.split(',') : FUSION_TYPES;
+for (const fusion of chosen) {
   const t0 = Date.now();
   const out = execFileSync(process.execPath, [script, fusion, dir, values.epochs], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const r = JSON.parse(out.slice(out.lastIndexOf('@@RESULT@@') + 10));

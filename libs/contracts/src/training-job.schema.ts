@@ -21,7 +21,7 @@ const description = z.string().max(5000);
  */
 export const IMAGE_BACKBONES = ['small_cnn'] as const;
 /** `late`, `image_only` and `clinical_only` are baselines to compare real fusion against. */
-export const FUSION_TYPES = ['concatenate', 'gated', 'bilinear', 'late', 'image_only', 'clinical_only'] as const;
+export const FUSION_TYPES = ['concatenate', 'gated', 'attention', 'cross_attention', 'bilinear', 'late', 'image_only', 'clinical_only'] as const;
 export type FusionType = (typeof FUSION_TYPES)[number];
 
 export const modelConfigSchema = z.strictObject({

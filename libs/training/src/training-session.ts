@@ -82,12 +82,11 @@ export class NonFiniteLossError extends Error {
  */
 export async function runTrainingSession(o: TrainingSessionOptions): Promise<TrainingOutcome> {
   const { tf, trainingConfig: tc, data } = o;
-  const shape = shapesOf(o.modelConfig);
-  const numClasses = shape.numClasses;
-  if (data.numClasses > numClasses) {
-    throw new Error(`the dataset has ${data.numClasses} classes but modelConfig.numClasses is ${numClasses}`);
+  if (data.numClasses > o.modelConfig.numClasses) {
+    throw new Error(`the dataset has ${data.numClasses} classes but modelConfig.numClasses is ${o.modelConfig.numClasses}`);
   }
   const model = buildFusionModel(tf, o.modelConfig, { numClinical: data.clinicalColumns.length, seed: tc.seed });
+  const shape = shapesOf(o.modelConfig, model);
   const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.momentum(tc.learningRate, tc.momentum) : tf.train.adam(tc.learningRate);
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
 
@@ -198,14 +197,18 @@ function setLearningRate(optimizer: Optimizer, lr: number): void {
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
 }
 
-/** Input image shape (H, W, C) and class count, from the model config. */
+/**
+ * Input image shape (H, W, C), class count, and which inputs the model takes: a single-modality
+ * baseline has only `image` or only `clinical` (TF.js drops inputs no output depends on).
+ */
 interface Shapes {
   image: [number, number, number];
   numClasses: number;
+  inputs: string[];
 }
 
-function shapesOf(cfg: ModelConfig): Shapes {
-  return { image: [cfg.imageSize, cfg.imageSize, cfg.imageChannels], numClasses: cfg.numClasses };
+function shapesOf(cfg: ModelConfig, model: LayersModel): Shapes {
+  return { image: [cfg.imageSize, cfg.imageSize, cfg.imageChannels], numClasses: cfg.numClasses, inputs: model.inputNames };
 }
 
 function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shapes): { x: Tensor[]; y: Tensor } {
@@ -223,7 +226,7 @@ function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shape
     labels[b] = split.labels[i]!;
   }
   return {
-    x: [tf.tensor4d(img, [idx.length, ...shape.image]), tf.tensor2d(clin, [idx.length, features * 2])],
+    x: shape.inputs.map((name) => (name === 'image' ? tf.tensor4d(img, [idx.length, ...shape.image]) : tf.tensor2d(clin, [idx.length, features * 2]))),
     y: tf.oneHot(tf.tensor1d(labels, 'int32'), shape.numClasses),
   };
 }

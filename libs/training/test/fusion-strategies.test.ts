@@ -38,6 +38,8 @@ function train(fusion: string): Promise<Result> {
 const EXPECTED_LAYERS: Record<string, string[]> = {
   concatenate: ['Concatenate', 'BatchNormalization', 'Dropout'],
   gated: ['MedFusionGatedCombine'],
+  attention: ['MedFusionClsToken', 'MedFusionMultiHeadAttention', 'LayerNormalization', 'MedFusionSelectToken'],
+  cross_attention: ['MedFusionMultiHeadAttention', 'GlobalAveragePooling1D'],
   bilinear: ['Multiply', 'Add', 'BatchNormalization'],
   late: ['Average'],
   image_only: [],
