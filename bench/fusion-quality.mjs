@@ -2,6 +2,7 @@
 // Test AUC of every fusion strategy and of the single-modality baselines on the synthetic data set
 // (the label needs both modalities), each trained in its own process with the same seed.
 // Usage: npm run build && node bench/fusion-quality.mjs [--cases 800] [--epochs 6] [--only gated,late]
+// (the learning rate is the fixture's 0.01; pass a fifth argument to the fixture to try another)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
