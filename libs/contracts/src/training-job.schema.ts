@@ -72,6 +72,18 @@ export const trainingConfigSchema = z.strictObject({
     .default('val_loss'),
   monitorMode: z.enum(['min', 'max']).default('min'),
   earlyStoppingPatience: z.int().min(1).max(10000).optional(),
+  /**
+   * `cross_entropy`, or `focal` (down-weights easy cases by (1 - p)^gamma). Class weights scale
+   * each case's loss by the weight of its true class: a list (one per class) or `balanced`
+   * (N / (K * count of the class) on the training split).
+   */
+  loss: z
+    .strictObject({
+      type: z.enum(['cross_entropy', 'focal']).default('cross_entropy'),
+      gamma: z.number().min(0).max(10).default(2),
+      classWeights: z.union([z.literal('balanced'), z.array(z.number().positive().max(1e6)).min(2).max(1000)]).optional(),
+    })
+    .default({ type: 'cross_entropy', gamma: 2 }),
   resources: z
     .strictObject({
       workers: z.int().min(1).max(256).default(1),

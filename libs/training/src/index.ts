@@ -6,3 +6,4 @@ export * from './model-export.js';
 export * from './training-session.js';
 export * from './epoch-order.js';
 export * from './fusion/index.js';
+export * from './classification-loss.js';

@@ -2,6 +2,7 @@ import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs';
 import type { ModelConfig, TrainingConfig } from '@medfusion/contracts';
 import type { LoadedDataset, Split } from '@medfusion/fusion';
 import type { CheckpointContents, StoredTensor } from './checkpoint-codec.js';
+import { classificationLoss, resolveClassWeights } from './classification-loss.js';
 import { classificationMetrics, scalarMetrics, type ClassificationMetrics } from './classification-metrics.js';
 import type { Tf } from './compute-backend.js';
 import { epochOrder } from './epoch-order.js';
@@ -88,7 +89,8 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   const model = buildFusionModel(tf, o.modelConfig, { numClinical: data.clinicalColumns.length, seed: tc.seed });
   const shape = shapesOf(o.modelConfig, model);
   const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.momentum(tc.learningRate, tc.momentum) : tf.train.adam(tc.learningRate);
-  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  const classWeights = resolveClassWeights(tc.loss, data.train.labels, o.modelConfig.numClasses);
+  model.compile({ optimizer, loss: classificationLoss(tf, tc.loss, classWeights) });
 
   const meta: CheckpointMeta = o.resume?.meta ?? {
     epoch: 0,

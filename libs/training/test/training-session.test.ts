@@ -30,6 +30,12 @@ describe('runTrainingSession', () => {
     expect(r.test.auc).toBeGreaterThan(0.9);
   });
 
+  it('learns with focal loss and balanced class weights too', async () => {
+    const r = await scenario('focalBalanced');
+    expect(r.kind).toBe('completed');
+    expect(r.test.auc).toBeGreaterThan(0.9);
+  });
+
   it('reports each step and epoch with progress that reaches 1', async () => {
     const r = await scenario('events');
     expect(r.steps).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
