@@ -70,7 +70,7 @@ async function run(): Promise<number> {
   const final = await follow(job.id as string);
   const jobRow = await get(`/api/v1/training-jobs/${job.id}`);
   console.log('\nfinal metrics:');
-  for (const [k, v] of Object.entries((final.metrics ?? {}) as Record<string, number>)) console.log(`  ${k.padEnd(15)} ${v.toFixed(4)}`);
+  for (const [k, v] of Object.entries((final.metrics ?? {}) as Record<string, number>)) console.log(`  ${k.padEnd(24)} ${v.toFixed(4)}`);
   console.log(`backend: ${jobRow.backend}   epochs: ${jobRow.currentEpoch}   wall time: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   console.log(`model id: ${final.modelId}`);
   return final.status === 'completed' ? 0 : 1;
