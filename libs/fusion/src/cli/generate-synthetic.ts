@@ -1,18 +1,22 @@
-import { parseArgs } from 'node:util';
 import { generateSyntheticDataset } from '../data/synthetic-dataset.js';
+import { GENERATE_SYNTHETIC_USAGE, parseGenerateSyntheticArgs, UsageError } from './generate-synthetic-args.js';
 
-/** `node libs/fusion/dist/cli/generate-synthetic.js --out <dir> [--cases 800] [--seed 7] [--size 64]`: prints the stats as JSON. */
-const { values } = parseArgs({
-  options: { out: { type: 'string' }, cases: { type: 'string', default: '800' }, seed: { type: 'string', default: '7' }, size: { type: 'string', default: '64' } },
-});
-if (!values.out) {
-  console.error('usage: generate-synthetic --out <dir> [--cases 800] [--seed 7] [--size 64]');
-  process.exit(2);
+/**
+ * `node libs/fusion/dist/cli/generate-synthetic.js --out <dir> [--cases 800] [--seed 7] [--size 64]`
+ * writes a synthetic data set and prints its stats as JSON on stdout (the body fields of
+ * `POST /datasets`), so a script can pipe them on. Exit code 2 for a bad command line, 1 otherwise.
+ */
+async function main(): Promise<void> {
+  const opts = parseGenerateSyntheticArgs(process.argv.slice(2));
+  if ('help' in opts) {
+    console.log(GENERATE_SYNTHETIC_USAGE);
+    return;
+  }
+  const stats = await generateSyntheticDataset(opts);
+  console.log(JSON.stringify(stats, null, 2));
 }
-generateSyntheticDataset({ outDir: values.out, numCases: Number(values.cases), seed: Number(values.seed), imageSize: Number(values.size) }).then(
-  (stats) => console.log(JSON.stringify(stats, null, 2)),
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  },
-);
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+});

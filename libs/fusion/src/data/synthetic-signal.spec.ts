@@ -5,32 +5,39 @@ import { loadDataset, type Split } from './dataset-loader.js';
 import { generateSyntheticDataset } from './synthetic-dataset.js';
 
 /**
- * The synthetic label must need both modalities: a logistic regression on hand-made image features
- * (lesion area and brightness from the pixels) plus the clinical values must beat either alone.
+ * The synthetic label must need both modalities. A plain logistic regression on hand-made image
+ * features (lesion area and brightness read off the pixels) plus the clinical columns must reach a
+ * test AUC of 0.85, and the same model fed one modality must fall clearly short of it.
  */
+const { exp, sqrt } = Math; // module-level: global lookups are slow in Jest's sandbox
+const SIZE = 64;
 const dir = mkdtempSync(join(tmpdir(), 'mf-signal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** sqrt(area) and mean intensity of the pixels above the background (the darkest lesion is 0.40, background 0.12 +- 0.04). */
 function imageFeatures(s: Split, i: number): number[] {
-  const px = s.images.subarray(i * 64 * 64, (i + 1) * 64 * 64);
+  const px = s.images.subarray(i * SIZE * SIZE, (i + 1) * SIZE * SIZE);
   let area = 0;
   let sum = 0;
-  for (const v of px) {
-    if (v > 0.35) {
+  for (let k = 0; k < px.length; k++) {
+    if (px[k]! > 0.3) {
       area++;
-      sum += v;
+      sum += px[k]!;
     }
   }
-  return [Math.sqrt(area), area ? sum / area : 0];
+  return [sqrt(area), area ? sum / area : 0];
 }
 
-function features(s: Split, F: number, use: 'both' | 'image' | 'clinical'): number[][] {
+type Modality = 'both' | 'image' | 'clinical';
+
+function features(s: Split, F: number, use: Modality): number[][] {
   return Array.from({ length: s.count }, (_, i) => [
     ...(use !== 'clinical' ? imageFeatures(s, i) : []),
     ...(use !== 'image' ? Array.from(s.clinical.subarray(i * F, (i + 1) * F)) : []),
   ]);
 }
 
+/** Mann-Whitney: the share of (positive, negative) pairs that the scores order correctly. */
 function auc(scores: number[], labels: Int32Array): number {
   let pairs = 0;
   let wins = 0;
@@ -43,37 +50,36 @@ function auc(scores: number[], labels: Int32Array): number {
   return wins / pairs;
 }
 
+/** Full-batch gradient descent on the log loss over z-scored features; returns the test logits. */
 function fitAndScore(train: number[][], y: Int32Array, test: number[][]): number[] {
   const d = train[0]!.length;
   const mean = Array.from({ length: d }, (_, k) => train.reduce((a, r) => a + r[k]!, 0) / train.length);
-  const sd = Array.from({ length: d }, (_, k) => Math.sqrt(train.reduce((a, r) => a + (r[k]! - mean[k]!) ** 2, 0) / train.length) || 1);
+  const sd = Array.from({ length: d }, (_, k) => sqrt(train.reduce((a, r) => a + (r[k]! - mean[k]!) ** 2, 0) / train.length) || 1);
   const z = (r: number[]) => r.map((v, k) => (v - mean[k]!) / sd[k]!);
   const X = train.map(z);
-  const w = new Array<number>(d + 1).fill(0);
-  for (let it = 0; it < 400; it++) {
-    const g = new Array<number>(d + 1).fill(0);
+  const w = new Float64Array(d + 1);
+  const logit = (r: number[]) => r.reduce((a, v, k) => a + v * w[k]!, w[d]!);
+  for (let step = 0; step < 300; step++) {
+    const g = new Float64Array(d + 1);
     X.forEach((r, i) => {
-      const p = 1 / (1 + Math.exp(-(w[d]! + r.reduce((a, v, k) => a + v * w[k]!, 0))));
-      const e = p - y[i]!;
+      const e = 1 / (1 + exp(-logit(r))) - y[i]!;
       r.forEach((v, k) => (g[k]! += e * v));
       g[d]! += e;
     });
     g.forEach((v, k) => (w[k]! -= (0.5 * v) / X.length));
   }
-  return test.map(z).map((r) => w[d]! + r.reduce((a, v, k) => a + v * w[k]!, 0));
+  return test.map(z).map(logit);
 }
 
-it('needs both modalities: fused features reach AUC >= 0.85, either alone clearly less', async () => {
-  await generateSyntheticDataset({ outDir: dir, numCases: 600, seed: 21 });
-  const d = await loadDataset(dir, { imageColumn: 'image', labelColumn: 'label', splitColumn: 'split', imageSize: 64, imageChannels: 1 });
+it('needs both modalities: fused features reach test AUC >= 0.85, either alone clearly less', async () => {
+  await generateSyntheticDataset({ outDir: dir, numCases: 800, seed: 21 });
+  const d = await loadDataset(dir, { imageColumn: 'image', labelColumn: 'label', splitColumn: 'split', imageSize: SIZE, imageChannels: 1 });
   const F = d.clinicalColumns.length;
-  const result = Object.fromEntries(
-    (['both', 'image', 'clinical'] as const).map((use) => {
-      const scores = fitAndScore(features(d.train, F, use), d.train.labels, features(d.test, F, use));
-      return [use, auc(scores, d.test.labels)];
-    }),
-  );
-  expect(result['both']).toBeGreaterThanOrEqual(0.85);
-  expect(result['image']).toBeLessThan(result['both']! - 0.08);
-  expect(result['clinical']).toBeLessThan(result['both']! - 0.08);
+  const testAuc = (use: Modality) => auc(fitAndScore(features(d.train, F, use), d.train.labels, features(d.test, F, use)), d.test.labels);
+  const both = testAuc('both');
+  const image = testAuc('image');
+  const clinical = testAuc('clinical');
+  expect(both).toBeGreaterThanOrEqual(0.85);
+  expect(image).toBeLessThan(both - 0.08);
+  expect(clinical).toBeLessThan(both - 0.08);
 });

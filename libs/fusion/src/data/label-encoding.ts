@@ -1,0 +1,38 @@
+import { DatasetError } from './dataset-error.js';
+
+export interface LabelEncoding {
+  /** Class k's name; for integer labels, the integer itself. */
+  classNames: string[];
+  /** The class index of a raw label seen while building the encoding. */
+  indexOf(raw: string): number;
+}
+
+/**
+ * Integer labels are used as they are and must be 0..K-1 without gaps (a gap would be a class with
+ * no example, which usually means 1-based labels). Any other labels are names, mapped in sorted
+ * order to 0..K-1, so the mapping does not depend on row order.
+ */
+export function encodeLabels(raw: { value: string; line: number }[], file: string, column: string): LabelEncoding {
+  const empty = raw.find((r) => r.value === '');
+  if (empty) throw new DatasetError('LABEL_INVALID', 'the label is empty', { file, row: empty.line, column });
+  const distinct = [...new Set(raw.map((r) => r.value))];
+  if (distinct.every((v) => /^\d+$/.test(v))) {
+    const present = new Set(distinct.map(Number));
+    const k = Math.max(...present) + 1;
+    if (k !== present.size) {
+      const found = [...present].sort((a, b) => a - b);
+      const gaps: number[] = [];
+      for (let i = 0; gaps.length < 5 && i < k; i++) if (!present.has(i)) gaps.push(i);
+      const shown = (xs: number[], more: boolean) => `${xs.join(', ')}${more ? ', ...' : ''}`;
+      throw new DatasetError(
+        'LABEL_INVALID',
+        `integer labels must be 0..K-1 without gaps; found ${shown(found.slice(0, 10), found.length > 10)}, missing ${shown(gaps, k - present.size > gaps.length)}`,
+        { file, column },
+      );
+    }
+    return { classNames: Array.from({ length: k }, (_, i) => String(i)), indexOf: (v) => Number(v) };
+  }
+  const classNames = distinct.sort();
+  const index = new Map(classNames.map((c, k) => [c, k]));
+  return { classNames, indexOf: (v) => index.get(v)! };
+}
