@@ -3,3 +3,4 @@ export * from './isolated-resources.js';
 export * from './services.js';
 export * from './wait-for.js';
 export * from './app-process.js';
+export * from './dicom-writer.js';

@@ -11,6 +11,7 @@ export type DatasetErrorCode =
   | 'SPLIT_UNKNOWN'
   | 'SPLIT_EMPTY'
   | 'IMAGE_NOT_FOUND'
+  | 'IMAGE_OUTSIDE_DATASET'
   | 'IMAGE_UNSUPPORTED'
   | 'IMAGE_UNDECODABLE';
 

@@ -8,13 +8,16 @@ export interface LabelEncoding {
 }
 
 /**
- * Integer labels are used as they are and must be 0..K-1 without gaps (a gap would be a class with
+ * With `known` (the class names, in class-index order) every label must be one of them, so a typo
+ * is an error on its row instead of a class of its own. Otherwise integer labels are used as they
+ * are and must be 0..K-1 without gaps (a gap would be a class with
  * no example, which usually means 1-based labels). Any other labels are names, mapped in sorted
  * order to 0..K-1, so the mapping does not depend on row order.
  */
-export function encodeLabels(raw: { value: string; line: number }[], file: string, column: string): LabelEncoding {
+export function encodeLabels(raw: { value: string; line: number }[], file: string, column: string, known?: readonly string[]): LabelEncoding {
   const empty = raw.find((r) => r.value === '');
   if (empty) throw new DatasetError('LABEL_INVALID', 'the label is empty', { file, row: empty.line, column });
+  if (known) return encodeKnownLabels(raw, file, column, known);
   const distinct = [...new Set(raw.map((r) => r.value))];
   if (distinct.every((v) => /^\d+$/.test(v))) {
     const present = new Set(distinct.map(Number));
@@ -35,4 +38,14 @@ export function encodeLabels(raw: { value: string; line: number }[], file: strin
   const classNames = distinct.sort();
   const index = new Map(classNames.map((c, k) => [c, k]));
   return { classNames, indexOf: (v) => index.get(v)! };
+}
+
+function encodeKnownLabels(raw: { value: string; line: number }[], file: string, column: string, known: readonly string[]): LabelEncoding {
+  if (known.length === 0 || new Set(known).size !== known.length) throw new RangeError(`class names must be distinct and non-empty, got [${known.join(', ')}]`);
+  const index = new Map(known.map((c, k) => [c, k]));
+  const unknown = raw.find((r) => !index.has(r.value));
+  if (unknown) {
+    throw new DatasetError('LABEL_INVALID', `unknown label "${unknown.value}" (the classes are ${known.join(', ')})`, { file, row: unknown.line, column });
+  }
+  return { classNames: [...known], indexOf: (v) => index.get(v)! };
 }
