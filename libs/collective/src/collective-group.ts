@@ -1,0 +1,267 @@
+import { status } from '@grpc/grpc-js';
+import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
+import type { HelloReply, HelloRequest, RegisterReply } from './collective-protocol.js';
+import { chunkHeaderLength } from './chunk-codec.js';
+import { collectiveErrorFromGrpc, isServiceError } from './grpc-status.js';
+import { collectiveGroupOptionsSchema, type CollectiveGroupOptions, type ResolvedGroupOptions } from './group-options.js';
+import { PeerClient } from './peer-client.js';
+import { PullMailbox, type PullCall } from './pull-mailbox.js';
+import { RankServer, ServiceRefusal, type RankHandlers } from './rank-server.js';
+import { runRingCall } from './ring-call.js';
+import { planRing, ringNeighbours, type RingPlan } from './ring-schedule.js';
+
+const HELLO_RETRY_MS = 50;
+
+export interface JoinOptions extends CollectiveGroupOptions {
+  /**
+   * A server already bound with RankServer.listen (to learn an ephemeral port before the peer list
+   * is known). The group takes it over and shuts it down on close().
+   */
+  server?: RankServer;
+}
+
+/**
+ * One rank's membership of a job's collective group: a ring of `worldSize` ranks that all-reduce
+ * float32 buffers. Calls run one at a time in the order they are made (each gets the next sequence
+ * number, the same on every rank), so callers may issue several without awaiting each. A failed
+ * call breaks the group: every later call fails at once with GROUP_BROKEN, and the ranks must join
+ * a new group (recovery resumes from a checkpoint).
+ */
+export class CollectiveGroup {
+  private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private broken?: CollectiveError;
+  private readonly mailbox = new PullMailbox();
+  private readonly plans = new Map<number, RingPlan>();
+  private readonly predecessorHello: { promise: Promise<void>; resolve: () => void };
+
+  private constructor(
+    private readonly options: ResolvedGroupOptions,
+    private readonly server: RankServer | undefined,
+    private readonly predecessor: (CollectivePeerRef & { client: PeerClient }) | undefined,
+    private readonly successor: (CollectivePeerRef & { client: PeerClient }) | undefined,
+  ) {
+    let resolve = () => {};
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.predecessorHello = { promise, resolve };
+  }
+
+  get rank(): number {
+    return this.options.rank;
+  }
+
+  get worldSize(): number {
+    return this.options.worldSize;
+  }
+
+  get jobId(): string {
+    return this.options.jobId;
+  }
+
+  /** The port this rank's server listens on (undefined for a group of one). */
+  get port(): number | undefined {
+    return this.server?.port;
+  }
+
+  /**
+   * Starts this rank's server (or takes over `options.server`), then introduces itself to its ring
+   * successor and waits for its predecessor to do the same, within `joinTimeoutMs`. Fails with
+   * INVALID_ARGUMENT (bad options), PEER_UNREACHABLE (a neighbour never answered: the error names
+   * it and its address), UNAUTHENTICATED or CONFIG_MISMATCH (a neighbour refused us).
+   */
+  static async join(input: JoinOptions): Promise<CollectiveGroup> {
+    const { server: given, ...rest } = input;
+    const parsed = collectiveGroupOptionsSchema.safeParse(rest);
+    if (!parsed.success) {
+      await given?.shutdown(0);
+      const issue = parsed.error.issues[0]!;
+      throw new CollectiveError('INVALID_ARGUMENT', `options.${issue.path.join('.')}: ${issue.message}`, { rank: typeof rest.rank === 'number' ? rest.rank : -1, operation: 'join' });
+    }
+    const options = parsed.data;
+    if (options.worldSize === 1) return new CollectiveGroup(options, given, undefined, undefined);
+
+    const { predecessor, successor } = ringNeighbours(options.rank, options.worldSize);
+    const self = options.peers[options.rank]!;
+    let server = given;
+    if (!server) {
+      try {
+        server = await RankServer.listen({ host: options.bindHost, port: self.port });
+      } catch (error) {
+        throw new CollectiveError('INVALID_ARGUMENT', error instanceof Error ? error.message : String(error), { rank: options.rank, operation: 'join', cause: error });
+      }
+    }
+    const maxChunkBytes = options.bucketBytes + chunkHeaderLength(options.bucketBytes) + 64;
+    const client = (r: number) => {
+      const peer = options.peers[r]!;
+      const c = new PeerClient({ host: peer.host, port: peer.port, token: options.token, maxChunkBytes });
+      return { rank: r, address: c.address, client: c };
+    };
+    const group = new CollectiveGroup(options, server, client(predecessor), client(successor));
+    server.attach(group.handlers(), { token: options.token, jobId: options.jobId, rank: options.rank });
+    try {
+      const deadline = Date.now() + options.joinTimeoutMs;
+      await Promise.all([group.greetSuccessor(deadline), group.awaitPredecessor(deadline)]);
+    } catch (error) {
+      await group.close();
+      throw error;
+    }
+    return group;
+  }
+
+  /**
+   * Replaces `buffer` with the element-wise mean over all ranks, in place, and resolves with the
+   * same array. Every rank ends with bit-identical values (each segment is summed and divided on
+   * one rank, and the others copy its bytes). Fails with SIZE_MISMATCH when ranks pass buffers of
+   * different lengths, DEADLINE_EXCEEDED after `deadlineMs`, PEER_LEFT when a rank dies or leaves.
+   * On failure the buffer's content is unspecified.
+   */
+  allReduceMean(buffer: Float32Array): Promise<Float32Array> {
+    if (!(buffer instanceof Float32Array)) {
+      return Promise.reject(new CollectiveError('INVALID_ARGUMENT', 'allReduceMean takes a Float32Array', { rank: this.rank, operation: 'allReduce' }));
+    }
+    return this.enqueue('allReduce', buffer).then(() => buffer);
+  }
+
+  /** Resolves once every rank has called barrier() (an all-reduce of one value, with the same deadline). */
+  async barrier(): Promise<void> {
+    await this.enqueue('barrier', new Float32Array(1));
+  }
+
+  /**
+   * Leaves the group: calls in progress or queued fail with CLOSED here, and the neighbours' calls
+   * fail with PEER_LEFT. Idempotent.
+   */
+  async close(): Promise<void> {
+    const closed = new CollectiveError('CLOSED', 'close() was called', { rank: this.rank, operation: 'allReduce' });
+    this.broken ??= closed;
+    this.mailbox.fail(this.broken);
+    // A join that failed on one side must not keep waiting (and keep the process alive) on the other.
+    this.predecessorHello.resolve();
+    this.predecessor?.client.close();
+    this.successor?.client.close();
+    await this.server?.shutdown(200);
+  }
+
+  private enqueue(operation: CollectiveOperation, buffer: Float32Array): Promise<void> {
+    const seq = ++this.seq;
+    const run = async (): Promise<void> => {
+      if (this.broken) {
+        const cause = this.broken;
+        throw new CollectiveError(cause.code === 'CLOSED' ? 'CLOSED' : 'GROUP_BROKEN', cause.code === 'CLOSED' ? 'the group is closed' : `an earlier call failed: ${cause.message}`, {
+          rank: this.rank,
+          operation,
+          seq,
+          cause,
+        });
+      }
+      if (!this.predecessor || !this.successor) return; // a group of one: the mean is the buffer
+      try {
+        await runRingCall({
+          jobId: this.options.jobId,
+          operation,
+          buffer,
+          plan: this.plan(buffer.length),
+          seq,
+          deadline: Date.now() + this.options.deadlineMs,
+          deadlineMs: this.options.deadlineMs,
+          predecessor: this.predecessor,
+          successor: this.successor,
+          mailbox: this.mailbox,
+        });
+      } catch (error) {
+        const failure = error instanceof CollectiveError ? error : new CollectiveError('PROTOCOL_VIOLATION', String(error), { rank: this.rank, operation, seq, cause: error });
+        this.broken ??= failure;
+        this.mailbox.fail(failure);
+        throw failure;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private plan(elements: number): RingPlan {
+    let plan = this.plans.get(elements);
+    if (!plan) {
+      plan = planRing(this.rank, this.worldSize, elements, this.options.bucketBytes / 4);
+      if (this.plans.size > 64) this.plans.clear();
+      this.plans.set(elements, plan);
+    }
+    return plan;
+  }
+
+  private handlers(): RankHandlers {
+    const o = this.options;
+    const predecessor = this.predecessor!;
+    return {
+      hello: (request: HelloRequest): HelloReply => {
+        const mismatch = [
+          request.jobId !== o.jobId && `job "${request.jobId}" (this rank serves job "${o.jobId}")`,
+          request.worldSize !== o.worldSize && `worldSize ${request.worldSize} (this rank has ${o.worldSize})`,
+          request.bucketBytes !== o.bucketBytes && `bucketBytes ${request.bucketBytes} (this rank has ${o.bucketBytes})`,
+          request.rank !== predecessor.rank && `rank ${request.rank} (this rank ${o.rank} expects its predecessor, rank ${predecessor.rank}: are two ranks started with the same RANK?)`,
+        ].filter((m): m is string => typeof m === 'string');
+        if (mismatch.length > 0) throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} refused Hello: ${mismatch.join('; ')}`);
+        this.predecessorHello.resolve();
+        return { rank: o.rank };
+      },
+      pull: (call: PullCall) => {
+        const r = call.request;
+        if (r.jobId !== o.jobId) throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} serves job "${o.jobId}", not "${r.jobId}"`);
+        if (r.rank !== this.successor!.rank) throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} sends to rank ${this.successor!.rank}, not rank ${r.rank}`);
+        this.mailbox.offer(call);
+      },
+      register: async (): Promise<RegisterReply> => {
+        throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} is not a rendezvous master`);
+      },
+    };
+  }
+
+  private async greetSuccessor(deadline: number): Promise<void> {
+    const succ = this.successor!;
+    const o = this.options;
+    const context = { rank: o.rank, operation: 'join' as const, peer: { rank: succ.rank, address: succ.address } };
+    const request: HelloRequest = { jobId: o.jobId, rank: o.rank, worldSize: o.worldSize, bucketBytes: o.bucketBytes };
+    for (;;) {
+      try {
+        await succ.client.waitForReady(deadline);
+      } catch {
+        throw new CollectiveError('PEER_UNREACHABLE', `rank ${succ.rank} at ${succ.address} did not answer within the ${o.joinTimeoutMs} ms join timeout (not started, wrong address, or blocked)`, context);
+      }
+      try {
+        await succ.client.hello(request, deadline);
+        return;
+      } catch (error) {
+        if (this.broken) throw this.broken;
+        // UNAVAILABLE: the peer is up but has not attached its group yet, or the connection dropped.
+        if (!(isServiceError(error) && error.code === status.UNAVAILABLE) || Date.now() + HELLO_RETRY_MS >= deadline) {
+          if (isServiceError(error) && error.code === status.DEADLINE_EXCEEDED) {
+            throw new CollectiveError('PEER_UNREACHABLE', `rank ${succ.rank} at ${succ.address} did not answer within the ${o.joinTimeoutMs} ms join timeout`, context);
+          }
+          throw collectiveErrorFromGrpc(error, context, `introducing this rank to rank ${succ.rank}`);
+        }
+        await new Promise((r) => setTimeout(r, HELLO_RETRY_MS));
+      }
+    }
+  }
+
+  private awaitPredecessor(deadline: number): Promise<void> {
+    const pred = this.predecessor!;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const refused = this.server?.lastRefusal ? `; the last call this rank refused: ${this.server.lastRefusal}` : '';
+        reject(
+          new CollectiveError('PEER_UNREACHABLE', `rank ${pred.rank} (${pred.address}) did not introduce itself within the ${this.options.joinTimeoutMs} ms join timeout (not started, or it cannot reach this rank)${refused}`, {
+            rank: this.rank,
+            operation: 'join',
+            peer: { rank: pred.rank, address: pred.address },
+          }),
+        );
+      }, Math.max(0, deadline - Date.now()));
+      void this.predecessorHello.promise.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

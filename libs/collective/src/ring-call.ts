@@ -1,0 +1,141 @@
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
+import { collectiveErrorFromGrpc, statusFor } from './grpc-status.js';
+import type { PeerClient } from './peer-client.js';
+import type { PullCall, PullMailbox } from './pull-mailbox.js';
+import { RingReduction, type RingChunk } from './ring-reduction.js';
+import type { RingPlan } from './ring-schedule.js';
+
+/** gRPC's own deadline trails ours, so the error users see is the one that says what was awaited. */
+const GRPC_DEADLINE_GRACE_MS = 1000;
+
+export interface RingCallArgs {
+  jobId: string;
+  operation: CollectiveOperation;
+  buffer: Float32Array;
+  plan: RingPlan;
+  seq: number;
+  /** Epoch ms by which the call must be over. */
+  deadline: number;
+  deadlineMs: number;
+  predecessor: CollectivePeerRef & { client: PeerClient };
+  successor: CollectivePeerRef;
+  mailbox: PullMailbox;
+}
+
+/**
+ * Runs one ring all-reduce over two streams: the Pull this rank opens to its predecessor (chunks
+ * in) and the Pull its successor opened to it (chunks out). Resolves once every chunk has arrived
+ * and every outgoing chunk has been handed to gRPC (which copies it), so the caller may change the
+ * buffer afterwards. Any failure cancels both streams, which tells both neighbours at once; they
+ * fail and tell theirs, so a failure anywhere reaches every rank well before the deadline.
+ */
+export function runRingCall(args: RingCallArgs): Promise<void> {
+  const { buffer, plan, seq, rank, operation } = { ...args, rank: args.plan.rank };
+  const pred: CollectivePeerRef = { rank: args.predecessor.rank, address: args.predecessor.address };
+  const succ = args.successor;
+  const context = (peer: CollectivePeerRef, step?: number) => ({ rank, operation, seq, peer, step });
+
+  return new Promise<void>((resolve, reject) => {
+    const reduction = new RingReduction(buffer, plan, seq, { operation, predecessor: pred });
+    let settled = false;
+    let outbound: PullCall | undefined;
+    let awaitingDrain = false;
+    let ended = false;
+    let outboundFinished = false;
+
+    const inbound: ClientReadableStream<RingChunk> = args.predecessor.client.pull({ jobId: args.jobId, rank, seq, elements: buffer.length }, args.deadline + GRPC_DEADLINE_GRACE_MS);
+    const taking = args.mailbox.take(seq);
+    const timer = setTimeout(() => fail(deadlineError()), Math.max(0, args.deadline - Date.now()));
+
+    function deadlineError(): CollectiveError {
+      const within = `within the ${args.deadlineMs} ms deadline`;
+      if (!outbound) return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} did not ask for this call's data ${within} (dead, stalled, or still busy before this call)`, context(succ));
+      const awaiting = reduction.awaiting;
+      if (awaiting) {
+        return new CollectiveError('DEADLINE_EXCEEDED', `no data from predecessor rank ${pred.rank} for step ${awaiting.step} bucket ${awaiting.index} ${within} (dead, stalled or much slower)`, context(pred, awaiting.step));
+      }
+      return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} stopped taking data ${within} (stalled)`, context(succ));
+    }
+
+    function succeed(): void {
+      if (settled || !reduction.receivedAll || !outboundFinished) return;
+      settled = true;
+      clearTimeout(timer);
+      args.mailbox.complete(seq);
+      resolve();
+    }
+
+    function fail(error: CollectiveError): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      taking.cancel();
+      inbound.cancel();
+      if (outbound && !outboundFinished) outbound.emit('error', statusFor(error.code, error.message));
+      reject(error);
+    }
+
+    function pump(): void {
+      if (!outbound || settled || awaitingDrain) return;
+      for (let chunk = reduction.nextSendable(); chunk; chunk = reduction.nextSendable()) {
+        if (!outbound.write(chunk)) {
+          awaitingDrain = true;
+          outbound.once('drain', () => {
+            awaitingDrain = false;
+            pump();
+          });
+          return;
+        }
+      }
+      if (reduction.sentAll && !ended) {
+        ended = true;
+        outbound.end();
+      }
+    }
+
+    inbound.on('data', (chunk: RingChunk) => {
+      if (settled) return;
+      try {
+        reduction.accept(chunk);
+      } catch (error) {
+        return fail(error instanceof CollectiveError ? error : new CollectiveError('PROTOCOL_VIOLATION', String(error), context(pred, chunk.step)));
+      }
+      pump();
+      succeed();
+    });
+    inbound.on('error', (error: ServiceError) => {
+      if (settled || reduction.receivedAll) return;
+      fail(collectiveErrorFromGrpc(error, context(pred, reduction.awaiting?.step), `receiving from predecessor rank ${pred.rank}`));
+    });
+    inbound.on('end', () => {
+      if (settled || reduction.receivedAll) return;
+      const awaiting = reduction.awaiting;
+      fail(new CollectiveError('PROTOCOL_VIOLATION', `predecessor rank ${pred.rank} ended the stream before step ${awaiting?.step} bucket ${awaiting?.index}`, context(pred, awaiting?.step)));
+    });
+
+    taking.call.then(
+      (call) => {
+        outbound = call;
+        call.on('finish', () => {
+          outboundFinished = true;
+          succeed();
+        });
+        call.on('cancelled', () => {
+          if (!outboundFinished) fail(new CollectiveError('PEER_LEFT', `successor rank ${succ.rank} stopped receiving (it failed, closed its group or was killed; its own error says why)`, context(succ)));
+        });
+        call.on('error', (error: unknown) => {
+          // The error status this rank sends itself when it fails comes back here; anything else is the stream breaking.
+          if (!settled) fail(new CollectiveError('PEER_LEFT', `sending to successor rank ${succ.rank} failed: ${error instanceof Error ? error.message : String(error)}`, context(succ)));
+        });
+        if (call.request.elements !== buffer.length) {
+          return fail(
+            new CollectiveError('SIZE_MISMATCH', `this rank all-reduces ${buffer.length} elements but successor rank ${succ.rank} has ${call.request.elements}`, context(succ)),
+          );
+        }
+        pump();
+      },
+      (error: unknown) => fail(error instanceof CollectiveError ? error : new CollectiveError('PROTOCOL_VIOLATION', String(error), context(succ))),
+    );
+  });
+}

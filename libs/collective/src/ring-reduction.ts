@@ -1,0 +1,129 @@
+import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
+import type { RingPlan } from './ring-schedule.js';
+
+/** One bucket on the wire: which call, step and bucket it belongs to, and its float32 values. */
+export interface RingChunk {
+  seq: number;
+  step: number;
+  index: number;
+  offset: number;
+  senderRank: number;
+  data: Float32Array;
+}
+
+export interface RingReductionContext {
+  operation: CollectiveOperation;
+  /** The predecessor, blamed for chunks that do not fit the schedule. */
+  predecessor: CollectivePeerRef;
+}
+
+/**
+ * The state of one all-reduce on one rank, with no I/O: which bucket may be sent next and what to do
+ * with each bucket received. Sends read straight from the caller's buffer (the transport copies
+ * them when it frames the message) and receives are added (reduce-scatter) or copied (all-gather)
+ * into it, so the reduction works in place. Bucket i of step s can be sent once bucket i of step
+ * s - 1 has arrived: it is that bucket, now with this rank's contribution added. Overwriting is
+ * safe: a bucket is written again only after the successor has received it (the ring's causality).
+ */
+export class RingReduction {
+  private readonly recvBase: number[] = [];
+  private readonly totalRecv: number;
+  private received = 0;
+  private recvStep = 0;
+  private recvIndex = 0;
+  private sendStep = 0;
+  private sendIndex = 0;
+
+  constructor(
+    private readonly buffer: Float32Array,
+    private readonly plan: RingPlan,
+    private readonly seq: number,
+    private readonly context: RingReductionContext,
+  ) {
+    if (buffer.length !== plan.elements) {
+      throw new RangeError(`buffer has ${buffer.length} elements but the plan was made for ${plan.elements}`);
+    }
+    let base = 0;
+    for (const step of plan.steps) {
+      this.recvBase.push(base);
+      base += step.recvs.length;
+    }
+    this.totalRecv = base;
+  }
+
+  get receivedAll(): boolean {
+    return this.received === this.totalRecv;
+  }
+
+  get sentAll(): boolean {
+    return this.sendStep === this.plan.steps.length;
+  }
+
+  /** The bucket the reduction waits for from its predecessor, for deadline messages. */
+  get awaiting(): { step: number; index: number } | undefined {
+    return this.receivedAll ? undefined : { step: this.recvStep, index: this.recvIndex };
+  }
+
+  /** The next bucket to send, or undefined when everything is sent or the next one still waits for its input. */
+  nextSendable(): RingChunk | undefined {
+    const step = this.plan.steps[this.sendStep];
+    if (!step) return undefined;
+    if (this.sendStep > 0 && this.received <= this.recvBase[this.sendStep - 1]! + this.sendIndex) return undefined;
+    const span = step.sends[this.sendIndex]!;
+    const chunk: RingChunk = {
+      seq: this.seq,
+      step: this.sendStep,
+      index: this.sendIndex,
+      offset: span.offset,
+      senderRank: this.plan.rank,
+      data: this.buffer.subarray(span.offset, span.offset + span.length),
+    };
+    if (++this.sendIndex === step.sends.length) {
+      this.sendStep++;
+      this.sendIndex = 0;
+    }
+    return chunk;
+  }
+
+  /** Applies the next bucket from the predecessor; anything out of schedule is a PROTOCOL_VIOLATION. */
+  accept(chunk: RingChunk): void {
+    const step = this.plan.steps[this.recvStep];
+    const fail = (detail: string): never => {
+      throw new CollectiveError('PROTOCOL_VIOLATION', detail, {
+        rank: this.plan.rank,
+        operation: this.context.operation,
+        peer: this.context.predecessor,
+        seq: this.seq,
+        step: chunk.step,
+      });
+    };
+    if (!step) return fail(`received a chunk after the last step (${this.plan.steps.length} steps)`);
+    if (chunk.seq !== this.seq) return fail(`received a chunk of call #${chunk.seq} during call #${this.seq}`);
+    if (chunk.step !== this.recvStep || chunk.index !== this.recvIndex) {
+      return fail(`expected step ${this.recvStep} bucket ${this.recvIndex}, received step ${chunk.step} bucket ${chunk.index}`);
+    }
+    if (chunk.senderRank !== this.context.predecessor.rank) return fail(`chunk claims to come from rank ${chunk.senderRank}`);
+    const span = step.recvs[this.recvIndex]!;
+    if (chunk.offset !== span.offset || chunk.data.length !== span.length) {
+      return fail(`bucket covers elements ${chunk.offset}+${chunk.data.length}, expected ${span.offset}+${span.length}`);
+    }
+    const dst = this.buffer.subarray(span.offset, span.offset + span.length);
+    const src = chunk.data;
+    const n = src.length;
+    if (step.phase === 'all-gather') {
+      dst.set(src);
+    } else if (this.recvStep === this.plan.worldSize - 2) {
+      // The last reduce-scatter step completes this rank's segment: sum, then divide by N once, so
+      // the mean every rank gets is these exact bytes.
+      const worldSize = this.plan.worldSize;
+      for (let i = 0; i < n; i++) dst[i] = (dst[i]! + src[i]!) / worldSize;
+    } else {
+      for (let i = 0; i < n; i++) dst[i] = dst[i]! + src[i]!;
+    }
+    this.received++;
+    if (++this.recvIndex === step.recvs.length) {
+      this.recvStep++;
+      this.recvIndex = 0;
+    }
+  }
+}

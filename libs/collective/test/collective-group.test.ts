@@ -1,0 +1,151 @@
+import { createServer } from 'node:net';
+import { CollectiveError, CollectiveGroup, RankServer, type JoinOptions } from '@medfusion/collective';
+
+/**
+ * Ranks of one group inside this process, on 127.0.0.1 with ephemeral ports: all-reduce results
+ * against a plain mean, bit-identity across ranks, and the failures a user meets (wrong token, a
+ * rank that never starts, a rank that never calls, mismatched buffers).
+ */
+const TOKEN = 'test-token-0123456789abcdef';
+
+async function startGroup(worldSize: number, overrides: (rank: number) => Partial<JoinOptions> = () => ({})): Promise<CollectiveGroup[]> {
+  const servers = await Promise.all(Array.from({ length: worldSize }, () => RankServer.listen({ host: '127.0.0.1', port: 0 })));
+  const peers = servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  return Promise.all(
+    servers.map((server, rank) => CollectiveGroup.join({ jobId: 'job-1', rank, worldSize, peers, token: TOKEN, server, deadlineMs: 10_000, joinTimeoutMs: 10_000, bucketBytes: 64, ...overrides(rank) })),
+  );
+}
+
+/** A port nothing listens on (bound, then released). */
+async function deadPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+function randomBuffer(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32) * 200 - 100;
+  });
+}
+
+const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+async function settle<T>(promises: Promise<T>[]): Promise<(T | CollectiveError)[]> {
+  const results = await Promise.allSettled(promises);
+  return results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as CollectiveError)));
+}
+
+describe('CollectiveGroup (in process)', () => {
+  it('a group of one returns its own buffer unchanged', async () => {
+    const group = await CollectiveGroup.join({ jobId: 'solo', rank: 0, worldSize: 1, peers: [], token: TOKEN });
+    const buf = Float32Array.from([1, 2, 3]);
+    await expect(group.allReduceMean(buf)).resolves.toBe(buf);
+    expect(Array.from(buf)).toEqual([1, 2, 3]);
+    await group.barrier();
+    await group.close();
+  });
+
+  it.each([2, 3, 4])('N=%i: every rank gets the mean, bit-identical, for sizes not divisible by N or the bucket, and smaller than N', async (N) => {
+    const groups = await startGroup(N);
+    try {
+      // 16-element buckets (64 bytes): 1003 elements span many buckets per segment.
+      for (const [call, size] of [0, 1, 2, 5, 17, 1003].entries()) {
+        const inputs = groups.map((_, r) => randomBuffer(size, 100 * call + r + 1));
+        const buffers = inputs.map((b) => b.slice());
+        const out = await Promise.all(groups.map((g, r) => g.allReduceMean(buffers[r]!)));
+        out.forEach((o, r) => expect(o).toBe(buffers[r]));
+        for (let i = 0; i < size; i++) {
+          const mean = inputs.reduce((s, b) => s + b[i]!, 0) / N;
+          expect(Math.abs(buffers[0]![i]! - mean)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(mean)));
+        }
+        for (let r = 1; r < N; r++) expect(bytesOf(buffers[r]!).equals(bytesOf(buffers[0]!))).toBe(true);
+      }
+      await Promise.all(groups.map((g) => g.barrier()));
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  it('runs calls queued without awaiting in order, each with its own sequence number', async () => {
+    const groups = await startGroup(3);
+    try {
+      const calls = groups.map((g, r) => [10, 20, 30].map((v) => g.allReduceMean(new Float32Array(7).fill(v * (r + 1)))));
+      const results = await Promise.all(calls.map((c) => Promise.all(c)));
+      for (const perRank of results) expect(perRank.map((b) => b[6])).toEqual([20, 40, 60]);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  it('mismatched buffer sizes fail on every rank with SIZE_MISMATCH, and the group stays broken', async () => {
+    const groups = await startGroup(3);
+    try {
+      const results = await settle(groups.map((g, r) => g.allReduceMean(new Float32Array(r === 1 ? 50 : 40))));
+      for (const e of results) {
+        expect(e).toBeInstanceOf(CollectiveError);
+        expect((e as CollectiveError).code).toBe('SIZE_MISMATCH');
+      }
+      expect((results[0] as CollectiveError).message).toMatch(/40 elements|50/);
+      await expect(groups[0]!.allReduceMean(new Float32Array(40))).rejects.toMatchObject({ code: 'GROUP_BROKEN' });
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  it('a rank that never joins the call makes the others fail with DEADLINE_EXCEEDED naming what they waited for', async () => {
+    const groups = await startGroup(3, () => ({ deadlineMs: 800 }));
+    try {
+      const started = Date.now();
+      const results = await settle([groups[0]!.allReduceMean(new Float32Array(100)), groups[2]!.allReduceMean(new Float32Array(100))]);
+      expect(Date.now() - started).toBeLessThan(5000);
+      const codes = results.map((e) => (e as CollectiveError).code);
+      // Rank 0 waits for rank 1 to pull its data; rank 2 waits for rank 1's chunks (or learns rank 0 gave up).
+      expect(codes[0]).toBe('DEADLINE_EXCEEDED');
+      expect((results[0] as CollectiveError).peer?.rank).toBe(1);
+      expect((results[0] as CollectiveError).message).toMatch(/rank 0 allReduce #1, peer rank 1 \(127\.0\.0\.1:\d+\): DEADLINE_EXCEEDED: successor rank 1 did not ask/);
+      expect(codes[1]).toMatch(/DEADLINE_EXCEEDED/);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  it('a token mismatch is refused with UNAUTHENTICATED on both sides of the ring link', async () => {
+    const servers = await Promise.all([0, 1].map(() => RankServer.listen({ host: '127.0.0.1', port: 0 })));
+    const peers = servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
+    const base = { jobId: 'job-2', worldSize: 2, peers, joinTimeoutMs: 1500 };
+    const results = await settle([
+      CollectiveGroup.join({ ...base, rank: 0, token: TOKEN, server: servers[0] }),
+      CollectiveGroup.join({ ...base, rank: 1, token: 'not-the-job-token-000000', server: servers[1] }),
+    ]);
+    const [good, bad] = results as CollectiveError[];
+    expect(bad).toBeInstanceOf(CollectiveError);
+    expect(bad!.code).toBe('UNAUTHENTICATED');
+    expect(bad!.message).toMatch(/the token does not match this job/);
+    expect(good!.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('a rank that never starts makes join fail with PEER_UNREACHABLE naming it and its address', async () => {
+    const servers = await Promise.all([0, 1].map(() => RankServer.listen({ host: '127.0.0.1', port: 0 })));
+    const missing = await deadPort();
+    const peers = [...servers.map((s) => ({ host: '127.0.0.1', port: s.port })), { host: '127.0.0.1', port: missing }];
+    const started = Date.now();
+    const results = await settle(servers.map((server, rank) => CollectiveGroup.join({ jobId: 'job-3', rank, worldSize: 3, peers, token: TOKEN, server, joinTimeoutMs: 1000 })));
+    expect(Date.now() - started).toBeLessThan(4000);
+    for (const e of results as CollectiveError[]) {
+      expect(e.code).toBe('PEER_UNREACHABLE');
+      expect(e.peer).toEqual({ rank: 2, address: `127.0.0.1:${missing}` });
+    }
+    expect((results[1] as CollectiveError).message).toMatch(new RegExp(`rank 2 at 127\\.0\\.0\\.1:${missing} did not answer within the 1000 ms join timeout`));
+  });
+
+  it('rejects bad options with INVALID_ARGUMENT naming the field', async () => {
+    await expect(CollectiveGroup.join({ jobId: 'j', rank: 2, worldSize: 2, peers: [], token: TOKEN })).rejects.toThrow(/options\.rank: rank 2 is not below worldSize 2/);
+    await expect(CollectiveGroup.join({ jobId: 'j', rank: 0, worldSize: 2, peers: [{ host: 'a', port: 1 }], token: TOKEN })).rejects.toThrow(/options\.peers: 1 peer addresses for worldSize 2/);
+    await expect(CollectiveGroup.join({ jobId: 'j', rank: 0, worldSize: 1, peers: [], token: 'short' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
