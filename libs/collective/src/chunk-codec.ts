@@ -48,11 +48,36 @@ export function chunkHeaderLength(payloadBytes: number): number {
 }
 
 export function encodeChunk(chunk: RingChunk): Buffer {
+  const buf = Buffer.allocUnsafe(chunkHeaderLength(chunk.data.byteLength) + chunk.data.byteLength);
+  writeChunk(chunk, buf, 0);
+  return buf;
+}
+
+/**
+ * The Chunk as gRPC's server-side framing sees it: grpc-js (1.14) reads `byteLength`, allocates the
+ * framed message and calls `copy(frame, 5)`, so the payload goes from the caller's Float32Array
+ * straight into the frame, with no intermediate message buffer (a full copy of every byte sent).
+ * Should grpc-js ever use the value any other way, the call fails loudly (INTERNAL: Error
+ * serializing response) rather than sending wrong bytes; collective-group.test.ts would catch it.
+ */
+export function framableChunk(chunk: RingChunk): Buffer {
+  const byteLength = chunkHeaderLength(chunk.data.byteLength) + chunk.data.byteLength;
+  const framable = {
+    byteLength,
+    length: byteLength,
+    copy(target: Buffer, targetStart = 0): number {
+      writeChunk(chunk, target, targetStart);
+      return byteLength;
+    },
+  };
+  return framable as unknown as Buffer;
+}
+
+function writeChunk(chunk: RingChunk, buf: Buffer, start: number): void {
   const payload = chunk.data.byteLength;
   const header = chunkHeaderLength(payload);
   const pad = header - (FIXED_PART + 2 + 1 + varintLength(payload));
-  const buf = Buffer.allocUnsafe(header + payload);
-  let pos = 0;
+  let pos = start;
   buf[pos++] = TAG.seq;
   pos = writeFixed64(buf, pos, chunk.seq);
   buf[pos++] = TAG.step;
@@ -69,8 +94,7 @@ export function encodeChunk(chunk: RingChunk): Buffer {
   pos += pad;
   buf[pos++] = TAG.data;
   pos = writeVarint(buf, pos, payload);
-  Buffer.from(chunk.data.buffer, chunk.data.byteOffset, payload).copy(buf, pos);
-  return buf;
+  buf.set(new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, payload), pos);
 }
 
 class ChunkReader {

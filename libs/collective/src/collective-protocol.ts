@@ -2,7 +2,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { decodeChunk, encodeChunk } from './chunk-codec.js';
+import { decodeChunk, framableChunk } from './chunk-codec.js';
 import type { RingChunk } from './ring-reduction.js';
 
 /**
@@ -51,7 +51,7 @@ const pull = loadedMethod<PullRequest, RingChunk>('Pull');
 
 export const collectiveMethods: CollectiveMethods = {
   Hello: loadedMethod<HelloRequest, HelloReply>('Hello'),
-  Pull: { ...pull, responseSerialize: encodeChunk, responseDeserialize: decodeChunk },
+  Pull: { ...pull, responseSerialize: framableChunk, responseDeserialize: decodeChunk },
   Register: loadedMethod<RegisterRequest, RegisterReply>('Register'),
 };
 

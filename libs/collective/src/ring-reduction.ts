@@ -107,18 +107,14 @@ export class RingReduction {
     if (chunk.offset !== span.offset || chunk.data.length !== span.length) {
       return fail(`bucket covers elements ${chunk.offset}+${chunk.data.length}, expected ${span.offset}+${span.length}`);
     }
-    const dst = this.buffer.subarray(span.offset, span.offset + span.length);
-    const src = chunk.data;
-    const n = src.length;
     if (step.phase === 'all-gather') {
-      dst.set(src);
+      this.buffer.set(chunk.data, span.offset);
     } else if (this.recvStep === this.plan.worldSize - 2) {
       // The last reduce-scatter step completes this rank's segment: sum, then divide by N once, so
       // the mean every rank gets is these exact bytes.
-      const worldSize = this.plan.worldSize;
-      for (let i = 0; i < n; i++) dst[i] = (dst[i]! + src[i]!) / worldSize;
+      addAndDivide(this.buffer, span.offset, chunk.data, this.plan.worldSize);
     } else {
-      for (let i = 0; i < n; i++) dst[i] = dst[i]! + src[i]!;
+      addInto(this.buffer, span.offset, chunk.data);
     }
     this.received++;
     if (++this.recvIndex === step.recvs.length) {
@@ -126,4 +122,15 @@ export class RingReduction {
       this.recvIndex = 0;
     }
   }
+}
+
+// Small monomorphic loops, so V8 optimises them on their own.
+function addInto(dst: Float32Array, offset: number, src: Float32Array): void {
+  const n = src.length;
+  for (let i = 0; i < n; i++) dst[offset + i] += src[i]!;
+}
+
+function addAndDivide(dst: Float32Array, offset: number, src: Float32Array, divisor: number): void {
+  const n = src.length;
+  for (let i = 0; i < n; i++) dst[offset + i] = (dst[offset + i]! + src[i]!) / divisor;
 }

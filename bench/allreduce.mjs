@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// Ring all-reduce over gRPC (libs/collective) against a raw TCP transfer of the same bytes, on
+// loopback, every rank and both TCP ends in their own process (one process per rank, as on a
+// cluster). Bus bandwidth = 2(N-1)/N x bytes / seconds: the bytes each rank sends and receives,
+// comparable with a single link's throughput. Each figure is the median over the iterations.
+// Usage: npm run build && node bench/allreduce.mjs [--ranks 2,3,4] [--sizes 1,4,16,64] [--bucket-mb 4] [--iters 5]
+import { fork } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
+
+const MiB = 1 << 20;
+const self = new URL(import.meta.url).pathname;
+const role = process.argv[2];
+
+if (role === 'rank') await runRank();
+else if (role === 'tcp-receiver') await runTcpReceiver();
+else if (role === 'tcp-sender') await runTcpSender();
+else await main();
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function iterationsFor(sizeMb, iters) {
+  return sizeMb >= 64 ? Math.max(2, Math.ceil(iters / 2)) : sizeMb >= 16 ? iters : iters * 3;
+}
+
+function next(child, type) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m) => {
+      if (m.type === type) {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m);
+      } else if (m.type === 'error') reject(new Error(m.message));
+    };
+    const onExit = (code) => reject(new Error(`child exited with ${code} while waiting for ${type}`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: { ranks: { type: 'string', default: '2,3,4' }, sizes: { type: 'string', default: '1,4,16,64' }, 'bucket-mb': { type: 'string', default: '4' }, iters: { type: 'string', default: '5' } },
+  });
+  const ranks = values.ranks.split(',').map(Number);
+  const sizes = values.sizes.split(',').map(Number);
+  const bucketBytes = Math.round(Number(values['bucket-mb']) * MiB);
+  const iters = Number(values.iters);
+  console.log(`ring all-reduce (gRPC, libs/collective) vs raw TCP, 127.0.0.1, ${availableParallelism()} cores, bucket ${bucketBytes / MiB} MiB, median of ${iters * 3}/${iters}/${Math.max(2, Math.ceil(iters / 2))} iterations (<16/16/64 MB)`);
+  if (Math.max(...ranks) > availableParallelism()) console.log(`note: ${Math.max(...ranks)} rank processes share ${availableParallelism()} cores: N > cores is CPU-bound, not network-bound`);
+  console.log('N  size_MB  allreduce_ms  busbw_MiB/s  tcp_MiB/s  ratio');
+  for (const N of ranks) {
+    const tcp = await measureTcp(sizes, iters);
+    const ar = await measureAllReduce(N, sizes, iters, bucketBytes);
+    for (const size of sizes) {
+      const seconds = ar.get(size);
+      const busbw = ((2 * (N - 1)) / N) * (size * MiB) / seconds / MiB;
+      const tcpRate = (size * MiB) / tcp.get(size) / MiB;
+      console.log(
+        `${String(N).padEnd(2)} ${String(size).padStart(7)}  ${(seconds * 1000).toFixed(1).padStart(12)}  ${busbw.toFixed(0).padStart(11)}  ${tcpRate.toFixed(0).padStart(9)}  ${(busbw / tcpRate).toFixed(2).padStart(5)}`,
+      );
+    }
+  }
+}
+
+async function measureTcp(sizes, iters) {
+  const receiver = fork(self, ['tcp-receiver']);
+  const { port } = await next(receiver, 'ready');
+  const sender = fork(self, ['tcp-sender']);
+  sender.send({ port, sizes, iters });
+  const { seconds } = await next(sender, 'done');
+  sender.kill();
+  receiver.kill();
+  return new Map(sizes.map((s, i) => [s, seconds[i]]));
+}
+
+async function measureAllReduce(N, sizes, iters, bucketBytes) {
+  const children = Array.from({ length: N }, () => fork(self, ['rank']));
+  try {
+    const ports = await Promise.all(children.map((c) => next(c, 'ready').then((m) => m.port)));
+    const peers = ports.map((port) => ({ host: '127.0.0.1', port }));
+    const done = children.map((c) => next(c, 'done'));
+    children.forEach((c, rank) => c.send({ rank, worldSize: N, peers, sizes, iters, bucketBytes }));
+    const results = await Promise.all(done);
+    // Each iteration starts after a barrier; it lasts until the slowest rank has its result.
+    return new Map(sizes.map((s, i) => [s, median(results[0].seconds[i].map((_, k) => Math.max(...results.map((r) => r.seconds[i][k]))))]));
+  } finally {
+    for (const c of children) c.kill();
+  }
+}
+
+async function runRank() {
+  const { CollectiveGroup, RankServer } = await import('../libs/collective/dist/index.js');
+  const server = await RankServer.listen({ host: '127.0.0.1', port: 0 });
+  process.send({ type: 'ready', port: server.port });
+  const config = await new Promise((r) => process.once('message', r));
+  try {
+    const group = await CollectiveGroup.join({ jobId: 'bench', token: 'bench-token-0123456789', rank: config.rank, worldSize: config.worldSize, peers: config.peers, server, bucketBytes: config.bucketBytes, deadlineMs: 300_000 });
+    const seconds = [];
+    for (const sizeMb of config.sizes) {
+      const buf = new Float32Array((sizeMb * MiB) / 4).fill(config.rank + 1);
+      await group.allReduceMean(buf); // warm-up: connections, JIT, allocation
+      const expected = (config.worldSize + 1) / 2;
+      const times = [];
+      for (let k = 0; k < iterationsFor(sizeMb, config.iters); k++) {
+        await group.barrier();
+        const t0 = performance.now();
+        await group.allReduceMean(buf);
+        times.push((performance.now() - t0) / 1000);
+      }
+      if (buf[0] !== expected || buf[buf.length - 1] !== expected) throw new Error(`rank ${config.rank}: wrong result ${buf[0]}, expected ${expected}`);
+      seconds.push(times);
+    }
+    await group.close();
+    process.send({ type: 'done', seconds });
+  } catch (error) {
+    process.send({ type: 'error', message: error.message });
+  }
+}
+
+async function runTcpReceiver() {
+  const srv = createServer((sock) => {
+    let expected = 0;
+    let got = 0;
+    sock.on('data', (d) => {
+      if (expected === 0) {
+        expected = d.readUInt32LE(0);
+        got = d.length - 4;
+      } else got += d.length;
+      if (got >= expected) {
+        sock.write('k');
+        expected = 0;
+      }
+    });
+  });
+  srv.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: srv.address().port }));
+}
+
+async function runTcpSender() {
+  const { port, sizes, iters } = await new Promise((r) => process.once('message', r));
+  const sock = connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  const transfer = (payload) => {
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(payload.length);
+    sock.write(header);
+    sock.write(payload);
+    return new Promise((r) => sock.once('data', r));
+  };
+  const seconds = [];
+  for (const sizeMb of sizes) {
+    const data = new Float32Array((sizeMb * MiB) / 4).fill(1);
+    const payload = Buffer.from(data.buffer);
+    await transfer(payload);
+    const times = [];
+    for (let k = 0; k < iterationsFor(sizeMb, iters); k++) {
+      const t0 = performance.now();
+      await transfer(payload);
+      times.push((performance.now() - t0) / 1000);
+    }
+    seconds.push(median(times));
+  }
+  sock.destroy();
+  process.send({ type: 'done', seconds });
+}
