@@ -36,3 +36,71 @@ export const registerDatasetSchema = z
     }
   });
 export type RegisterDataset = z.infer<typeof registerDatasetSchema>;
+
+/** Per clinical column over all rows, in raw units; mean/std/min/max are null for a column with no number. */
+export const clinicalColumnStatsSchema = z.strictObject({
+  count: count,
+  missing: count,
+  mean: z.number().nullable(),
+  /** Population standard deviation, as used for standardisation. */
+  std: z.number().nullable(),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+});
+export type ClinicalColumnStats = z.infer<typeof clinicalColumnStatsSchema>;
+
+export const IMAGE_FORMATS = ['png', 'jpeg', 'dicom'] as const;
+
+export const imageStatsSchema = z.strictObject({
+  /** How many rows' images are in each format. */
+  formats: z.partialRecord(z.enum(IMAGE_FORMATS), count),
+  minWidth: count,
+  maxWidth: count,
+  minHeight: count,
+  maxHeight: count,
+});
+
+/** What an uploaded dataset holds, computed when it is validated (stored in `datasets.statistics`). */
+export const datasetStatisticsSchema = z.strictObject({
+  clinical: z.record(z.string(), clinicalColumnStatsSchema),
+  images: imageStatsSchema,
+  /** Where the data came from: the uploaded archive's format, its size and what it unpacked to. */
+  upload: z
+    .strictObject({
+      format: z.enum(['zip', 'tar.gz', 'tar']),
+      archiveBytes: z.int().min(0),
+      entries: count,
+      unpackedBytes: z.int().min(0),
+    })
+    .optional(),
+});
+export type DatasetStatistics = z.infer<typeof datasetStatisticsSchema>;
+
+/** Comma-separated in a form field: "a, b,c" is ["a", "b", "c"]. */
+const commaList = (item: z.ZodString, max: number) =>
+  z
+    .string()
+    .max(100_000)
+    .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+    .pipe(z.array(item).max(max));
+
+/**
+ * The text fields of `POST /datasets/upload` (multipart/form-data; the archive is the `file` part).
+ * Column names default like a training job's dataConfig.
+ */
+export const uploadDatasetFieldsSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(5000).default(''),
+  /** Comma-separated. */
+  tags: commaList(z.string().min(1).max(100), 50).default([]),
+  imageColumn: z.string().trim().min(1).max(200).default('image'),
+  labelColumn: z.string().trim().min(1).max(200).default('label'),
+  splitColumn: z.string().trim().min(1).max(200).default('split'),
+  /** Comma-separated; default: every numeric column except image, label, split and id. */
+  clinicalColumns: commaList(z.string().min(1).max(200), 4096).optional(),
+  /** Comma-separated class names in class-index order; a label outside them is an error naming its row. Default: inferred. */
+  classNames: commaList(z.string().min(1).max(200), 1000)
+    .refine((names) => new Set(names).size === names.length, 'must not name a class twice')
+    .optional(),
+});
+export type UploadDatasetFields = z.infer<typeof uploadDatasetFieldsSchema>;

@@ -4,3 +4,4 @@ export * from './services.js';
 export * from './wait-for.js';
 export * from './app-process.js';
 export * from './dicom-writer.js';
+export * from './archive-writer.js';

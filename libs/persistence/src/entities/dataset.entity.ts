@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { DatasetStatistics } from '@medfusion/contracts';
 
 @Entity({ name: 'datasets' })
 export class DatasetEntity {
@@ -15,4 +16,6 @@ export class DatasetEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column({ name: 'created_by', type: 'varchar', length: 200 }) createdBy!: string;
   @Column({ type: 'jsonb', default: () => "'[]'::jsonb" }) tags!: string[];
+  /** Computed when an uploaded archive was validated; null for datasets registered by path. */
+  @Column({ type: 'jsonb', nullable: true }) statistics!: DatasetStatistics | null;
 }
