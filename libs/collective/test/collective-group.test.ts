@@ -104,11 +104,12 @@ describe('CollectiveGroup (in process)', () => {
       const results = await settle([groups[0]!.allReduceMean(new Float32Array(100)), groups[2]!.allReduceMean(new Float32Array(100))]);
       expect(Date.now() - started).toBeLessThan(5000);
       const codes = results.map((e) => (e as CollectiveError).code);
-      // Rank 0 waits for rank 1 to pull its data; rank 2 waits for rank 1's chunks (or learns rank 0 gave up).
+      // Rank 0 waits for rank 1 to pull its data.
       expect(codes[0]).toBe('DEADLINE_EXCEEDED');
       expect((results[0] as CollectiveError).peer?.rank).toBe(1);
       expect((results[0] as CollectiveError).message).toMatch(/rank 0 allReduce #1, peer rank 1 \(127\.0\.0\.1:\d+\): DEADLINE_EXCEEDED: successor rank 1 did not ask/);
-      expect(codes[1]).toMatch(/DEADLINE_EXCEEDED/);
+      // Rank 2 either times out itself or sees rank 0 give up first (rank 0 cancels the stream from rank 2).
+      expect(['DEADLINE_EXCEEDED', 'PEER_LEFT']).toContain(codes[1]);
     } finally {
       await Promise.all(groups.map((g) => g.close()));
     }
