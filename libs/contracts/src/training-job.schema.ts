@@ -19,7 +19,8 @@ const description = z.string().max(5000);
  * What the gpu-worker can build today. The model library (more backbones, the other fusion
  * strategies) extends these lists; a job is only accepted for a model that can be trained.
  */
-export const IMAGE_BACKBONES = ['small_cnn'] as const;
+export const IMAGE_BACKBONES = ['small_cnn', 'resnet18', 'resnet34', 'mobilenet_v2', 'efficientnet_b0', 'densenet121', 'vit_tiny'] as const;
+export type ImageBackbone = (typeof IMAGE_BACKBONES)[number];
 /** `late`, `image_only` and `clinical_only` are baselines to compare real fusion against. */
 export const FUSION_TYPES = ['concatenate', 'gated', 'attention', 'cross_attention', 'bilinear', 'late', 'image_only', 'clinical_only'] as const;
 export type FusionType = (typeof FUSION_TYPES)[number];
@@ -30,7 +31,24 @@ export const modelConfigSchema = z.strictObject({
   numClasses: z.int().min(2).max(1000).default(2),
   imageSize: z.int().min(32).max(1024).default(64),
   imageChannels: z.union([z.literal(1), z.literal(3)]).default(1),
-  /** Filters of the image branch's convolution blocks, one entry per block. */
+  /**
+   * Width multiplier of the image backbone's channels (ViT: its embedding width); 1 = the paper's
+   * widths. `small_cnn` takes its widths from `convFilters` instead.
+   */
+  backboneWidth: z
+    .number()
+    .min(0.0625, { message: 'backboneWidth must be at least 0.0625 (1/16 of the paper widths)' })
+    .max(4, { message: 'backboneWidth must be at most 4' })
+    .default(1),
+  /** Depth multiplier: blocks per stage (ViT: encoder blocks) = max(1, round(paper count x backboneDepth)). */
+  backboneDepth: z
+    .number()
+    .min(0.05, { message: 'backboneDepth must be at least 0.05 (one block per stage)' })
+    .max(4, { message: 'backboneDepth must be at most 4' })
+    .default(1),
+  /** ViT patch size in pixels; unset = imageSize / 8 clamped to 4..16 (16 at 224 px). */
+  patchSize: z.int().min(2, { message: 'patchSize must be at least 2' }).max(64, { message: 'patchSize must be at most 64' }).optional(),
+  /** Filters of the `small_cnn` image branch's convolution blocks, one entry per block. */
   convFilters: z.array(z.int().min(1).max(1024)).min(1).max(6).default([4, 8]),
   imageFeatureSize: z.int().min(1).max(4096).default(32),
   clinicalHiddenSize: z.int().min(1).max(4096).default(32),

@@ -1,6 +1,7 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import type { ModelConfig } from '@medfusion/contracts';
 import type { Tf } from './compute-backend.js';
+import { buildImageBackbone } from './backbones/index.js';
 import { FUSION_STRATEGIES, type FusionContext } from './fusion/index.js';
 
 export interface FusionModelInputs {
@@ -10,12 +11,11 @@ export interface FusionModelInputs {
 }
 
 /**
- * Image branch (`small_cnn`): average-pool to about 32 px -> [conv 3x3 + ReLU + max-pool 2] per
- * `convFilters` entry -> global average pool -> dense(imageFeatureSize) = v.
+ * Image branch: the backbone named by `cfg.backbone` (libs/training/src/backbones) -> pooled
+ * features -> dense(imageFeatureSize) = v.
  * Clinical branch: values and their missing-value mask -> dense(clinicalHiddenSize) = t.
  * Then the fusion strategy named by `cfg.fusion` (libs/training/src/fusion) and, unless it is a
  * late-fusion strategy that predicts by itself, a softmax classifier on the fused representation.
- * The first pooling keeps CPU training fast on large inputs; it is part of the backbone's definition.
  */
 export function buildFusionModel(tf: Tf, cfg: ModelConfig, inputs: FusionModelInputs): LayersModel {
   let seed = inputs.seed;
@@ -24,16 +24,7 @@ export function buildFusionModel(tf: Tf, cfg: ModelConfig, inputs: FusionModelIn
   const image = tf.input({ shape: [cfg.imageSize, cfg.imageSize, cfg.imageChannels], name: 'image' });
   const clinical = tf.input({ shape: [inputs.numClinical * 2], name: 'clinical' });
 
-  let x: SymbolicTensor = image;
-  const downsample = Math.max(1, Math.floor(cfg.imageSize / 32));
-  if (downsample > 1) x = tf.layers.averagePooling2d({ poolSize: downsample, name: 'image_downsample' }).apply(x) as SymbolicTensor;
-  cfg.convFilters.forEach((filters, i) => {
-    x = tf.layers
-      .conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(), name: `image_conv${i + 1}` })
-      .apply(x) as SymbolicTensor;
-    x = tf.layers.maxPooling2d({ poolSize: 2, name: `image_pool${i + 1}` }).apply(x) as SymbolicTensor;
-  });
-  x = tf.layers.globalAveragePooling2d({ name: 'image_gap' }).apply(x) as SymbolicTensor;
+  const x = buildImageBackbone({ tf, cfg, input: image, init, nextSeed });
   const v = tf.layers
     .dense({ units: cfg.imageFeatureSize, activation: 'relu', kernelInitializer: init(), name: 'image_features' })
     .apply(x) as SymbolicTensor;

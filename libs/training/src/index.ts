@@ -7,3 +7,6 @@ export * from './training-session.js';
 export * from './epoch-order.js';
 export * from './fusion/index.js';
 export * from './classification-loss.js';
+export * from './backbones/index.js';
+export * from './initial-weights.js';
+export * from './model-cost.js';

@@ -7,6 +7,7 @@ import { classificationMetrics, scalarMetrics, type ClassificationMetrics } from
 import type { Tf } from './compute-backend.js';
 import { epochOrder } from './epoch-order.js';
 import { buildFusionModel } from './fusion-model.js';
+import { loadInitialWeights } from './initial-weights.js';
 
 /** What a checkpoint records besides the weights: enough to continue at the same epoch and step. */
 export interface CheckpointMeta {
@@ -87,6 +88,8 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     throw new Error(`the dataset has ${data.numClasses} classes but modelConfig.numClasses is ${o.modelConfig.numClasses}`);
   }
   const model = buildFusionModel(tf, o.modelConfig, { numClinical: data.clinicalColumns.length, seed: tc.seed });
+  // User-supplied starting weights; a resumed run takes every weight from its checkpoint instead.
+  if (o.modelConfig.weightsPath && !o.resume) await loadInitialWeights(tf, model, o.modelConfig.weightsPath);
   const shape = shapesOf(o.modelConfig, model);
   const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.momentum(tc.learningRate, tc.momentum) : tf.train.adam(tc.learningRate);
   const classWeights = resolveClassWeights(tc.loss, data.train.labels, o.modelConfig.numClasses);
