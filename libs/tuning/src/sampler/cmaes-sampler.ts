@@ -40,7 +40,9 @@ export function createCmaEsSampler(options: CmaEsSamplerOptions = {}): Sampler {
       const rng = tuningRng(request.seed, request.trialNumber, RNG_PURPOSE.cmaes);
       if (dims.length === 0) return { params: completeParamsUniformly(request.space, {}, rng), samplerAttrs: {} };
       const constants = cmaEsConstants(dims.length, options.populationSize);
-      const sign = directionsOf(request)[0] === 'maximize' ? -1 : 1;
+      const directions = directionsOf(request);
+      if (directions.length !== 1) throw new Error(`the CMA-ES sampler optimises one objective, the study has ${directions.length}: use the NSGA-II sampler`);
+      const sign = directions[0] === 'maximize' ? -1 : 1;
       const spaceKey = JSON.stringify([request.space, constants.lambda, options.sigma0 ?? 1 / 6]);
       const initial = initialCmaEsState(dims.length, new Array<number>(dims.length).fill(0.5), options.sigma0 ?? 1 / 6);
       if (cache?.spaceKey !== spaceKey) cache = { spaceKey, memo: new GenerationMemo(initial) };

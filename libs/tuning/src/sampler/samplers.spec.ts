@@ -103,6 +103,14 @@ describe('TPE', () => {
     expect(propose(createTpeSampler({ constantLiar: true }), [...complete, running])).not.toEqual(propose(createTpeSampler({ constantLiar: true }), complete));
   });
 
+  it('refuses several objectives and leaves out trials whose values the space no longer allows', () => {
+    expect(() => createTpeSampler().propose({ space, trials: complete, trialNumber: 13, seed: 1, directions: ['minimize', 'maximize'] })).toThrow(
+      'the TPE sampler optimises one objective, the study has 2: use the NSGA-II sampler',
+    );
+    const stale = { ...complete[0]!, number: 40, params: { x0: 99 }, values: [-100] };
+    expect(propose(createTpeSampler(), [...complete, stale])).toEqual(propose(createTpeSampler(), [...complete, { ...stale, params: {} }]));
+  });
+
   it('reads a maximisation direction: the flipped objective gives the same proposal', () => {
     const flipped = complete.map((t) => ({ ...t, values: [-t.values![0]!] }));
     const maximize = createTpeSampler().propose({ space, trials: flipped, trialNumber: 13, seed: 1, directions: ['maximize'] }).params;

@@ -38,6 +38,7 @@ export interface TpeSamplerOptions {
 export function createTpeSampler(options: TpeSamplerOptions = {}): Sampler {
   const nStartup = options.nStartupTrials ?? 10;
   const nCandidates = options.nEiCandidates ?? 24;
+  if (!(Number.isInteger(nCandidates) && nCandidates >= 1)) throw new Error(`nEiCandidates must be an integer >= 1, got ${nCandidates}`);
   const gamma = options.gamma ?? defaultGamma;
   const constantLiar = options.constantLiar ?? false;
   const parzen: ParzenParameters = {
@@ -50,12 +51,14 @@ export function createTpeSampler(options: TpeSamplerOptions = {}): Sampler {
   return {
     name: parzen.multivariate ? 'tpe-multivariate' : 'tpe',
     propose(request: SampleRequest): Proposal {
+      const directions = directionsOf(request);
+      if (directions.length !== 1) throw new Error(`the TPE sampler optimises one objective, the study has ${directions.length}: use the NSGA-II sampler`);
       const rng = tuningRng(request.seed, request.trialNumber, RNG_PURPOSE.tpe);
       const trials = otherTrials(request);
       const finished = trials.filter((t) => (t.state === 'complete' && t.values !== undefined) || t.state === 'pruned');
       if (finished.length < nStartup) return { params: completeParamsUniformly(request.space, {}, rng), samplerAttrs: {} };
       const running = constantLiar ? trials.filter((t) => t.state === 'running') : [];
-      const { below, above } = splitTrials(finished, running, gamma(finished.length), directionsOf(request)[0]!);
+      const { below, above } = splitTrials(finished, running, gamma(finished.length), directions[0]!);
 
       const order = paramsInSamplingOrder(request.space);
       const params: ParamValues = {};
@@ -96,12 +99,16 @@ function dimensionOf(spec: ParamSpec): ParzenDimension {
 function observations(group: readonly NamedParam[], trials: readonly Trial[]): number[][] {
   const cols: number[][] = group.map(() => []);
   for (const t of trials) {
-    const xs = group.map(({ name, spec }) => (name in t.params ? toInternal(spec, t.params[name]!) : NaN));
     // A value outside the current space (an edited space, a changed choice list) is left out.
-    if (xs.some((x, i) => !Number.isFinite(x) || (x < 0 && group[i]!.spec.type === 'categorical'))) continue;
-    xs.forEach((x, i) => cols[i]!.push(x));
+    if (!group.every(({ name, spec }) => name in t.params && withinSpace(spec, t.params[name]!))) continue;
+    group.forEach(({ name, spec }, i) => cols[i]!.push(toInternal(spec, t.params[name]!)));
   }
   return cols;
+}
+
+function withinSpace(spec: ParamSpec, value: ChoiceValue): boolean {
+  if (spec.type === 'categorical') return spec.choices.includes(value);
+  return typeof value === 'number' && value >= spec.low && value <= spec.high;
 }
 
 function sampleJointly(group: readonly NamedParam[], below: readonly Trial[], above: readonly Trial[], rng: TuningRng, nCandidates: number, parzen: ParzenParameters): ParamValues {
