@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
-import type { HelloReply, HelloRequest, RegisterReply } from './collective-protocol.js';
+import type { HelloReply, HelloRequest } from './collective-protocol.js';
 import { chunkHeaderLength } from './chunk-codec.js';
 import { collectiveErrorFromGrpc, isServiceError } from './grpc-status.js';
 import { collectiveGroupOptionsSchema, type CollectiveGroupOptions, type ResolvedGroupOptions } from './group-options.js';
@@ -210,9 +210,6 @@ export class CollectiveGroup {
         if (r.jobId !== o.jobId) throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} serves job "${o.jobId}", not "${r.jobId}"`);
         if (r.rank !== this.successor!.rank) throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} sends to rank ${this.successor!.rank}, not rank ${r.rank}`);
         this.mailbox.offer(call);
-      },
-      register: async (): Promise<RegisterReply> => {
-        throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} is not a rendezvous master`);
       },
     };
   }

@@ -27,7 +27,7 @@ export type PullRequest = z.infer<typeof pullRequestSchema>;
 
 export const peerAddressSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 export type PeerAddress = z.infer<typeof peerAddressSchema>;
-export const registerRequestSchema = z.object({ jobId: z.string().min(1), rank: u32, worldSize: u32.min(1), host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+export const registerRequestSchema = z.object({ jobId: z.string().min(1), rank: u32, worldSize: u32.min(1), host: z.string(), port: z.number().int().min(1).max(65535) });
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 export const registerReplySchema = z.object({ peers: z.array(peerAddressSchema) });
 export type RegisterReply = z.infer<typeof registerReplySchema>;

@@ -31,6 +31,10 @@ export class ServiceRefusal extends Error {
 export interface RankHandlers {
   hello(request: HelloRequest, peer: string): HelloReply;
   pull(call: PullCall): void;
+}
+
+/** What the rendezvous master (rank 0) does with Register calls; lives beside the group's handlers. */
+export interface RegisterHandler {
   register(request: RegisterRequest, peer: string): Promise<RegisterReply>;
 }
 
@@ -42,6 +46,7 @@ export interface RankHandlers {
  */
 export class RankServer {
   private handlers?: RankHandlers;
+  private registrar?: RegisterHandler;
   private verifier?: TokenVerifier;
   private jobId = '';
   private rank = -1;
@@ -75,6 +80,16 @@ export class RankServer {
 
   attach(handlers: RankHandlers, auth: { token: string; jobId: string; rank: number }): void {
     this.handlers = handlers;
+    this.authenticate(auth);
+  }
+
+  /** Serves Register calls (rank 0 at MASTER_ADDR:MASTER_PORT), before and after the group joins. */
+  attachRegistrar(registrar: RegisterHandler, auth: { token: string; jobId: string; rank: number }): void {
+    this.registrar = registrar;
+    this.authenticate(auth);
+  }
+
+  private authenticate(auth: { token: string; jobId: string; rank: number }): void {
     this.verifier = new TokenVerifier(auth.token);
     this.jobId = auth.jobId;
     this.rank = auth.rank;
@@ -83,6 +98,7 @@ export class RankServer {
   /** Stops serving; calls still open are cancelled after `graceMs`. */
   async shutdown(graceMs = 1000): Promise<void> {
     this.handlers = undefined;
+    this.registrar = undefined;
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -98,13 +114,13 @@ export class RankServer {
   /** Closes every connection at once, as a crash would (for tests and fatal errors). */
   forceShutdown(): void {
     this.handlers = undefined;
+    this.registrar = undefined;
     this.server.forceShutdown();
   }
 
-  private admit<T extends z.ZodType>(metadata: Metadata, peer: string, request: unknown, schema: T, method: string): { ok: true; value: z.infer<T>; handlers: RankHandlers } | { ok: false; status: ReturnType<typeof statusFor> | { code: status; details: string } } {
-    const handlers = this.handlers;
+  private admit<T extends z.ZodType, H>(handlers: H | undefined, metadata: Metadata, peer: string, request: unknown, schema: T, method: string): { ok: true; value: z.infer<T>; handlers: H } | { ok: false; status: ReturnType<typeof statusFor> | { code: status; details: string } } {
     const verifier = this.verifier;
-    if (!handlers || !verifier) return { ok: false, status: { code: status.UNAVAILABLE, details: 'this rank has not joined its group yet' } };
+    if (!handlers || !verifier) return { ok: false, status: { code: status.UNAVAILABLE, details: `this rank is not ready for ${method} yet` } };
     const token = verifier.check(metadata);
     if (token !== 'ok') {
       const details = `rank ${this.rank} of job ${this.jobId} refused ${method} from ${peer}: ${token === 'missing' ? 'no collective-token header' : 'the token does not match this job'}`;
@@ -130,7 +146,7 @@ export class RankServer {
   }
 
   private onHello(call: ServerUnaryCall<HelloRequest, HelloReply>, callback: sendUnaryData<HelloReply>): void {
-    const admitted = this.admit(call.metadata, call.getPeer(), call.request, helloRequestSchema, 'Hello');
+    const admitted = this.admit(this.handlers, call.metadata, call.getPeer(), call.request, helloRequestSchema, 'Hello');
     if (!admitted.ok) return callback(admitted.status);
     try {
       callback(null, admitted.handlers.hello(admitted.value, call.getPeer()));
@@ -140,7 +156,7 @@ export class RankServer {
   }
 
   private onPull(call: ServerWritableStream<PullRequest, RingChunk>): void {
-    const admitted = this.admit(call.metadata, call.getPeer(), call.request, pullRequestSchema, 'Pull');
+    const admitted = this.admit(this.handlers, call.metadata, call.getPeer(), call.request, pullRequestSchema, 'Pull');
     if (!admitted.ok) {
       call.emit('error', admitted.status);
       return;
@@ -153,7 +169,7 @@ export class RankServer {
   }
 
   private onRegister(call: ServerUnaryCall<RegisterRequest, RegisterReply>, callback: sendUnaryData<RegisterReply>): void {
-    const admitted = this.admit(call.metadata, call.getPeer(), call.request, registerRequestSchema, 'Register');
+    const admitted = this.admit(this.registrar, call.metadata, call.getPeer(), call.request, registerRequestSchema, 'Register');
     if (!admitted.ok) return callback(admitted.status);
     admitted.handlers.register(admitted.value, call.getPeer()).then(
       (reply) => callback(null, reply),
