@@ -54,8 +54,16 @@ export const modelConfigSchema = z.strictObject({
   clinicalHiddenSize: z.int().min(1).max(4096).default(32),
   fusedSize: z.int().min(1).max(4096).default(32),
   dropout: z.number().min(0).max(0.95).default(0.1),
-  /** Path to user-supplied initial weights; nothing is ever downloaded. */
+  /**
+   * User-supplied starting weights, a path on the worker's file system (nothing is ever
+   * downloaded): a TF.js layers model folder or its model.json, or a MedFusion checkpoint. Matched
+   * by weight name and shape; every image-backbone weight must be there (docs/models.md).
+   */
   weightsPath: z.string().min(1).max(4096).optional(),
+}).superRefine((m, ctx) => {
+  if (m.patchSize === undefined) return;
+  if (m.backbone !== 'vit_tiny') ctx.addIssue({ code: 'custom', path: ['patchSize'], message: `patchSize applies to backbone "vit_tiny" only, not "${m.backbone}"` });
+  else if (m.patchSize > m.imageSize) ctx.addIssue({ code: 'custom', path: ['patchSize'], message: `patchSize ${m.patchSize} is larger than imageSize ${m.imageSize}` });
 });
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 

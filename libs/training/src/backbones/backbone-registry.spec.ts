@@ -33,6 +33,27 @@ describe('image backbone registry', () => {
     }
   });
 
+  it('refuses a patch size the model would not use, naming the field', () => {
+    expect(modelConfigSchema.parse({ backbone: 'vit_tiny', imageSize: 32, patchSize: 8 }).patchSize).toBe(8);
+    for (const [input, message] of [
+      [{ backbone: 'resnet18', patchSize: 8 }, 'patchSize applies to backbone "vit_tiny" only, not "resnet18"'],
+      [{ backbone: 'vit_tiny', imageSize: 32, patchSize: 40 }, 'patchSize 40 is larger than imageSize 32'],
+    ] as const) {
+      const r = modelConfigSchema.safeParse(input);
+      expect(r.error?.issues.map((i) => [i.path, i.message])).toEqual([[['patchSize'], message]]);
+    }
+  });
+
+  it('sizes the ViT position embedding from the patch grid, dropping pixels past the last whole patch', () => {
+    // 50 px with the default patch of 6: an 8x8 grid (48 px used) + the CLS token.
+    const model = buildBackboneModel(tf, modelConfigSchema.parse({ backbone: 'vit_tiny', imageSize: 50, imageChannels: 3, backboneWidth: 0.0625, backboneDepth: 0.1 }));
+    const pos = model.getLayer('image_vit_pos_embed');
+    expect(pos.getWeights()[0]!.shape).toEqual([1, 65, 12]);
+    expect(model.getLayer('image_vit_patch_embed').getWeights()[0]!.shape).toEqual([6, 6, 3, 12]);
+    expect(model.outputs[0]!.shape).toEqual([null, 12]);
+    model.dispose();
+  });
+
   it('scales widths like MobileNet (multiples of 8, never 10% below) and depths to at least one block', () => {
     expect(scaledWidth(32, 1, 8)).toBe(32);
     expect(scaledWidth(32, 0.25, 8)).toBe(8);
