@@ -43,6 +43,9 @@ interface NumericKernels {
   sigmas: Float64Array;
   /** log of each kernel's mass inside the (step-widened) bounds. */
   logZ: Float64Array;
+  /** Per kernel: 1 / sigma and the log-density's constant -log(sigma sqrt(2 pi)) - logZ. */
+  invSigmas: Float64Array;
+  logConsts: Float64Array;
 }
 
 interface CategoricalKernels {
@@ -136,6 +139,7 @@ function numericKernels(obs: readonly number[], dim: Extract<ParzenDimension, { 
   sigmas = [...sigmas.map((s) => min(max(s, minSigma), maxSigma)), width];
   const lo = low - s0 / 2;
   const hi = high + s0 / 2;
+  const logZ = Float64Array.from(mus, (m, k) => logNormalMass((lo - m) / sigmas[k]!, (hi - m) / sigmas[k]!));
   return {
     kind: 'numeric',
     low,
@@ -143,7 +147,9 @@ function numericKernels(obs: readonly number[], dim: Extract<ParzenDimension, { 
     step,
     mus: Float64Array.from(mus),
     sigmas: Float64Array.from(sigmas),
-    logZ: Float64Array.from(mus, (m, k) => logNormalMass((lo - m) / sigmas[k]!, (hi - m) / sigmas[k]!)),
+    logZ,
+    invSigmas: Float64Array.from(sigmas, (sg) => 1 / sg),
+    logConsts: Float64Array.from(sigmas, (sg, k) => normalLogPdf(0) - log(sg) - logZ[k]!),
   };
 }
 
@@ -187,11 +193,11 @@ function addKernelLogPdf(kern: Kernels, x: number, terms: Float64Array): void {
     for (let k = 0; k < terms.length; k++) terms[k] = terms[k]! + kern.logProbs[k * kern.nChoices + x]!;
     return;
   }
-  const { mus, sigmas, logZ, step } = kern;
+  const { mus, sigmas, logZ, step, invSigmas, logConsts } = kern;
   if (step === undefined) {
     for (let k = 0; k < terms.length; k++) {
-      const s = sigmas[k]!;
-      terms[k] = terms[k]! + normalLogPdf((x - mus[k]!) / s) - log(s) - logZ[k]!;
+      const z = (x - mus[k]!) * invSigmas[k]!;
+      terms[k] = terms[k]! - 0.5 * z * z + logConsts[k]!;
     }
   } else {
     for (let k = 0; k < terms.length; k++) {
