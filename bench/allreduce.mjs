@@ -3,6 +3,10 @@
 // loopback, every rank and both TCP ends in their own process (one process per rank, as on a
 // cluster). Bus bandwidth = 2(N-1)/N x bytes / seconds: the bytes each rank sends and receives,
 // comparable with a single link's throughput. Each figure is the median over the iterations.
+// A second reference, grpc_pair: two processes streaming the same bytes to each other at once over
+// grpc-js with the library's settings and no reduction: the traffic of an N=2 ring, so the ceiling
+// of any ring built on grpc-js here. cpu_ms: CPU time (user + system) per rank per all-reduce,
+// which says more than wall time on a machine shared with other work.
 // Usage: npm run build && node bench/allreduce.mjs [--ranks 2,3,4] [--sizes 1,4,16,64] [--bucket-mb 4] [--iters 5]
 import { fork } from 'node:child_process';
 import { createServer, connect } from 'node:net';
@@ -16,6 +20,7 @@ const role = process.argv[2];
 if (role === 'rank') await runRank();
 else if (role === 'tcp-receiver') await runTcpReceiver();
 else if (role === 'tcp-sender') await runTcpSender();
+else if (role === 'grpc-pair') await runGrpcPair();
 else await main();
 
 function median(values) {
@@ -52,16 +57,18 @@ async function main() {
   const iters = Number(values.iters);
   console.log(`ring all-reduce (gRPC, libs/collective) vs raw TCP, 127.0.0.1, ${availableParallelism()} cores, bucket ${bucketBytes / MiB} MiB, median of ${iters * 3}/${iters}/${Math.max(2, Math.ceil(iters / 2))} iterations (<16/16/64 MB)`);
   if (Math.max(...ranks) > availableParallelism()) console.log(`note: ${Math.max(...ranks)} rank processes share ${availableParallelism()} cores: N > cores is CPU-bound, not network-bound`);
-  console.log('N  size_MB  allreduce_ms  busbw_MiB/s  tcp_MiB/s  ratio');
+  console.log('N  size_MB  allreduce_ms  cpu_ms/rank  busbw_MiB/s  tcp_MiB/s  ratio  grpc_pair_MiB/s');
   for (const N of ranks) {
     const tcp = await measureTcp(sizes, iters);
+    const pair = await measureGrpcPair(sizes, iters, bucketBytes);
     const ar = await measureAllReduce(N, sizes, iters, bucketBytes);
     for (const size of sizes) {
-      const seconds = ar.get(size);
+      const { seconds, cpuMs } = ar.get(size);
       const busbw = ((2 * (N - 1)) / N) * (size * MiB) / seconds / MiB;
       const tcpRate = (size * MiB) / tcp.get(size) / MiB;
+      const pairRate = (size * MiB) / pair.get(size) / MiB;
       console.log(
-        `${String(N).padEnd(2)} ${String(size).padStart(7)}  ${(seconds * 1000).toFixed(1).padStart(12)}  ${busbw.toFixed(0).padStart(11)}  ${tcpRate.toFixed(0).padStart(9)}  ${(busbw / tcpRate).toFixed(2).padStart(5)}`,
+        `${String(N).padEnd(2)} ${String(size).padStart(7)}  ${(seconds * 1000).toFixed(1).padStart(12)}  ${cpuMs.toFixed(0).padStart(11)}  ${busbw.toFixed(0).padStart(11)}  ${tcpRate.toFixed(0).padStart(9)}  ${(busbw / tcpRate).toFixed(2).padStart(5)}  ${pairRate.toFixed(0).padStart(15)}`,
       );
     }
   }
@@ -87,7 +94,12 @@ async function measureAllReduce(N, sizes, iters, bucketBytes) {
     children.forEach((c, rank) => c.send({ rank, worldSize: N, peers, sizes, iters, bucketBytes }));
     const results = await Promise.all(done);
     // Each iteration starts after a barrier; it lasts until the slowest rank has its result.
-    return new Map(sizes.map((s, i) => [s, median(results[0].seconds[i].map((_, k) => Math.max(...results.map((r) => r.seconds[i][k]))))]));
+    return new Map(
+      sizes.map((s, i) => [
+        s,
+        { seconds: median(results[0].seconds[i].map((_, k) => Math.max(...results.map((r) => r.seconds[i][k])))), cpuMs: median(results.map((r) => median(r.cpuMs[i]))) },
+      ]),
+    );
   } finally {
     for (const c of children) c.kill();
   }
@@ -101,22 +113,28 @@ async function runRank() {
   try {
     const group = await CollectiveGroup.join({ jobId: 'bench', token: 'bench-token-0123456789', rank: config.rank, worldSize: config.worldSize, peers: config.peers, server, bucketBytes: config.bucketBytes, deadlineMs: 300_000 });
     const seconds = [];
+    const cpuMs = [];
     for (const sizeMb of config.sizes) {
       const buf = new Float32Array((sizeMb * MiB) / 4).fill(config.rank + 1);
       await group.allReduceMean(buf); // warm-up: connections, JIT, allocation
       const expected = (config.worldSize + 1) / 2;
       const times = [];
+      const cpu = [];
       for (let k = 0; k < iterationsFor(sizeMb, config.iters); k++) {
         await group.barrier();
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         await group.allReduceMean(buf);
         times.push((performance.now() - t0) / 1000);
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1000);
       }
       if (buf[0] !== expected || buf[buf.length - 1] !== expected) throw new Error(`rank ${config.rank}: wrong result ${buf[0]}, expected ${expected}`);
       seconds.push(times);
+      cpuMs.push(cpu);
     }
     await group.close();
-    process.send({ type: 'done', seconds });
+    process.send({ type: 'done', seconds, cpuMs });
   } catch (error) {
     process.send({ type: 'error', message: error.message });
   }
@@ -165,5 +183,68 @@ async function runTcpSender() {
     seconds.push(median(times));
   }
   sock.destroy();
+  process.send({ type: 'done', seconds });
+}
+
+async function measureGrpcPair(sizes, iters, bucketBytes) {
+  const peers = [0, 1].map(() => fork(self, ['grpc-pair']));
+  try {
+    const ports = await Promise.all(peers.map((p) => next(p, 'ready').then((m) => m.port)));
+    const done = peers.map((p) => next(p, 'done'));
+    peers.forEach((p, i) => p.send({ other: ports[1 - i], sizes, iters, bucketBytes }));
+    const results = await Promise.all(done);
+    return new Map(sizes.map((s, i) => [s, median(results[0].seconds[i].map((_, k) => Math.max(results[0].seconds[i][k], results[1].seconds[i][k])))]));
+  } finally {
+    for (const p of peers) p.kill();
+  }
+}
+
+// Each side serves a stream of `size` bytes (in bucket-sized messages) and pulls the other's at the same time.
+async function runGrpcPair() {
+  const grpc = await import('@grpc/grpc-js');
+  const ident = (b) => b;
+  const method = { path: '/bench.Pair/Pull', requestStream: false, responseStream: true, requestSerialize: ident, requestDeserialize: ident, responseSerialize: ident, responseDeserialize: ident };
+  let src = Buffer.alloc(0);
+  let bucket = 0;
+  const server = new grpc.Server({ 'grpc.max_send_message_length': -1 });
+  server.addService({ Pull: method }, {
+    Pull: (call) => {
+      let off = 0;
+      const pump = () => {
+        while (off < src.length) {
+          const ok = call.write(src.subarray(off, off + bucket));
+          off += bucket;
+          if (!ok) return call.once('drain', pump);
+        }
+        call.end();
+      };
+      pump();
+    },
+  });
+  const port = await new Promise((r) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => r(p)));
+  process.send({ type: 'ready', port });
+  const { other, sizes, iters, bucketBytes } = await new Promise((r) => process.once('message', r));
+  bucket = bucketBytes;
+  const client = new grpc.Client(`127.0.0.1:${other}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': 64 * MiB });
+  const pull = () =>
+    new Promise((resolve, reject) => {
+      const call = client.makeServerStreamRequest(method.path, ident, ident, Buffer.alloc(0), new grpc.Metadata());
+      call.on('data', () => {});
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+  const seconds = [];
+  for (const sizeMb of sizes) {
+    src = Buffer.alloc(sizeMb * MiB, 1);
+    await pull();
+    const times = [];
+    for (let k = 0; k < iterationsFor(sizeMb, iters); k++) {
+      await new Promise((r) => setTimeout(r, 20)); // let the peer finish serving the previous round
+      const t0 = performance.now();
+      await pull();
+      times.push((performance.now() - t0) / 1000);
+    }
+    seconds.push(times);
+  }
   process.send({ type: 'done', seconds });
 }

@@ -33,6 +33,7 @@ export class PeerClient {
       // A separate connection per PeerClient: the predecessor's data stream does not share a
       // connection (and its flow-control window) with control calls to the same process.
       'grpc.use_local_subchannel_pool': 1,
+      'grpc.enable_retries': 0,
     });
   }
 

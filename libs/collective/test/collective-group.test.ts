@@ -82,6 +82,21 @@ describe('CollectiveGroup (in process)', () => {
     }
   });
 
+  it('reduces a Float32Array that is a view into a larger buffer, leaving the bytes around it alone', async () => {
+    const groups = await startGroup(2);
+    try {
+      const backing = groups.map(() => new Float32Array(40).fill(-1));
+      const views = backing.map((b, r) => b.subarray(3, 3 + 33).fill(r + 1));
+      await Promise.all(groups.map((g, r) => g.allReduceMean(views[r]!)));
+      for (const b of backing) {
+        expect(Array.from(b.subarray(3, 36))).toEqual(new Array(33).fill(1.5));
+        expect([...b.subarray(0, 3), ...b.subarray(36)]).toEqual(new Array(7).fill(-1));
+      }
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
   it('mismatched buffer sizes fail on every rank with SIZE_MISMATCH, and the group stays broken', async () => {
     const groups = await startGroup(3);
     try {
