@@ -20,3 +20,4 @@ export * from './pruner/pruner.js';
 export * from './pruner/median-pruner.js';
 export * from './pruner/successive-halving-pruner.js';
 export * from './pruner/hyperband-pruner.js';
+export * from './study/trial-lifecycle.js';

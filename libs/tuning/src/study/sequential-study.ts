@@ -1,16 +1,23 @@
+import type { Pruner } from '../pruner/pruner.js';
 import type { Sampler } from '../sampler/sampler.js';
 import type { ParamValues } from '../space/param-order.js';
 import type { SearchSpace } from '../space/search-space.schema.js';
 import type { Direction, Trial } from '../trial/trial.js';
+import { completeTrial, nextTrialNumber, reportAndMaybePrune, reportIntermediate, startTrial } from './trial-lifecycle.js';
 
 export interface SequentialStudyOptions {
   space: SearchSpace;
   sampler: Sampler;
-  /** Returns one value per direction (a bare number for a single objective). */
-  objective: (params: ParamValues) => number | readonly number[];
+  /**
+   * Returns one value per direction (a bare number for a single objective). It may report
+   * intermediate values through `report(step, value)`, which returns true when the pruner stopped
+   * the trial: the objective should then return at once (its return value is ignored).
+   */
+  objective: (params: ParamValues, report: (step: number, value: number) => boolean) => number | readonly number[];
   nTrials: number;
   seed: number;
   directions?: readonly Direction[];
+  pruner?: Pruner;
   /** Trials already run (e.g. read back after a restart); numbering continues after them. */
   trials?: readonly Trial[];
 }
@@ -22,18 +29,25 @@ export interface SequentialStudyOptions {
 export function runSequentialStudy(options: SequentialStudyOptions): Trial[] {
   const trials: Trial[] = [...(options.trials ?? [])];
   const directions = options.directions ?? ['minimize'];
-  const first = trials.reduce((n, t) => Math.max(n, t.number + 1), 0);
+  const first = nextTrialNumber(trials);
   for (let number = first; number < first + options.nTrials; number++) {
     const proposal = options.sampler.propose({ space: options.space, trials, trialNumber: number, seed: options.seed, directions });
-    let values: number[];
+    let trial = startTrial(number, proposal);
+    const report = (step: number, value: number): boolean => {
+      if (!options.pruner) {
+        trial = reportIntermediate(trial, step, value);
+        return false;
+      }
+      trial = reportAndMaybePrune(trial, step, value, options.pruner, trials);
+      return trial.state === 'pruned';
+    };
+    let out: number | readonly number[];
     try {
-      const out = options.objective(proposal.params);
-      values = typeof out === 'number' ? [out] : [...out];
+      out = options.objective(proposal.params, report);
     } catch (error) {
       throw new Error(`trial ${number} failed with params ${JSON.stringify(proposal.params)}: ${(error as Error).message}`, { cause: error });
     }
-    if (values.length !== directions.length) throw new Error(`trial ${number}: the objective returned ${values.length} values for ${directions.length} directions`);
-    trials.push({ number, state: 'complete', params: proposal.params, values, intermediateValues: [], samplerAttrs: proposal.samplerAttrs });
+    trials.push(trial.state === 'pruned' ? trial : completeTrial(trial, typeof out === 'number' ? [out] : [...(out as readonly number[])], directions));
   }
   return trials;
 }
