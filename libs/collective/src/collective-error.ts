@@ -6,12 +6,13 @@ export type CollectiveErrorCode =
   | 'UNAUTHENTICATED'
   | 'CONFIG_MISMATCH'
   | 'SIZE_MISMATCH'
+  | 'CALL_MISMATCH'
   | 'PEER_LEFT'
   | 'PROTOCOL_VIOLATION'
   | 'GROUP_BROKEN'
   | 'CLOSED';
 
-export type CollectiveOperation = 'join' | 'allReduce' | 'barrier' | 'register' | 'serve';
+export type CollectiveOperation = 'join' | 'allReduce' | 'barrier' | 'broadcast' | 'register' | 'serve';
 
 export interface CollectivePeerRef {
   rank: number;
@@ -41,6 +42,7 @@ const REMEDIES: Record<CollectiveErrorCode, string> = {
   UNAUTHENTICATED: 'give every rank of the job the same token',
   CONFIG_MISMATCH: 'start every rank with the same job id, world size and bucket size, each with its own rank',
   SIZE_MISMATCH: 'every rank must all-reduce buffers of the same length in the same order (same model, same variables)',
+  CALL_MISMATCH: 'every rank must make the same collective calls in the same order (all-reduce, broadcast with the same root, barrier)',
   PEER_LEFT: 'a rank crashed or left; this group cannot continue: start a new group with every rank (resume from the last checkpoint)',
   PROTOCOL_VIOLATION: 'a peer runs another version of the collective library, or a bug: run the same build on every rank',
   GROUP_BROKEN: 'an earlier collective failed (see its cause); this group cannot continue: join a new group',

@@ -8,7 +8,7 @@ import { PeerClient } from './peer-client.js';
 import { PullMailbox, type PullCall } from './pull-mailbox.js';
 import { RankServer, ServiceRefusal, type RankHandlers } from './rank-server.js';
 import { runRingCall } from './ring-call.js';
-import { planRing, ringNeighbours, type RingPlan } from './ring-schedule.js';
+import { planBroadcast, planRing, ringNeighbours, type RingPlan } from './ring-schedule.js';
 
 const HELLO_RETRY_MS = 50;
 
@@ -32,7 +32,7 @@ export class CollectiveGroup {
   private queue: Promise<unknown> = Promise.resolve();
   private broken?: CollectiveError;
   private readonly mailbox = new PullMailbox();
-  private readonly plans = new Map<number, RingPlan>();
+  private readonly plans = new Map<string, RingPlan>();
   private readonly predecessorHello: { promise: Promise<void>; resolve: () => void };
 
   private constructor(
@@ -119,12 +119,24 @@ export class CollectiveGroup {
     if (!(buffer instanceof Float32Array)) {
       return Promise.reject(new CollectiveError('INVALID_ARGUMENT', 'allReduceMean takes a Float32Array', { rank: this.rank, operation: 'allReduce' }));
     }
-    return this.enqueue('allReduce', buffer).then(() => buffer);
+    return this.enqueue('allReduce', buffer, 'mean').then(() => buffer);
+  }
+
+  /**
+   * Replaces `buffer` on every rank with rank `root`'s, in place (e.g. the initial weights, so
+   * every replica starts identical), and resolves with the same array. Every rank must pass the
+   * same root and a buffer of the same length (CALL_MISMATCH, SIZE_MISMATCH otherwise).
+   */
+  broadcast(buffer: Float32Array, root: number): Promise<Float32Array> {
+    if (!(buffer instanceof Float32Array) || !Number.isInteger(root) || root < 0 || root >= this.worldSize) {
+      return Promise.reject(new CollectiveError('INVALID_ARGUMENT', `broadcast takes a Float32Array and a root rank in 0..${this.worldSize - 1} (got ${root})`, { rank: this.rank, operation: 'broadcast' }));
+    }
+    return this.enqueue('broadcast', buffer, `broadcast:${root}`).then(() => buffer);
   }
 
   /** Resolves once every rank has called barrier() (an all-reduce of one value, with the same deadline). */
   async barrier(): Promise<void> {
-    await this.enqueue('barrier', new Float32Array(1));
+    await this.enqueue('barrier', new Float32Array(1), 'mean');
   }
 
   /**
@@ -142,7 +154,7 @@ export class CollectiveGroup {
     await this.server?.shutdown(200);
   }
 
-  private enqueue(operation: CollectiveOperation, buffer: Float32Array): Promise<void> {
+  private enqueue(operation: CollectiveOperation, buffer: Float32Array, op: string): Promise<void> {
     const seq = ++this.seq;
     const run = async (): Promise<void> => {
       if (this.broken) {
@@ -160,7 +172,8 @@ export class CollectiveGroup {
           jobId: this.options.jobId,
           operation,
           buffer,
-          plan: this.plan(buffer.length),
+          plan: this.plan(op, buffer.length),
+          op,
           seq,
           deadline: Date.now() + this.options.deadlineMs,
           deadlineMs: this.options.deadlineMs,
@@ -180,12 +193,14 @@ export class CollectiveGroup {
     return result;
   }
 
-  private plan(elements: number): RingPlan {
-    let plan = this.plans.get(elements);
+  private plan(op: string, elements: number): RingPlan {
+    const key = `${op}/${elements}`;
+    let plan = this.plans.get(key);
     if (!plan) {
-      plan = planRing(this.rank, this.worldSize, elements, this.options.bucketBytes / 4);
+      const bucket = this.options.bucketBytes / 4;
+      plan = op === 'mean' ? planRing(this.rank, this.worldSize, elements, bucket) : planBroadcast(this.rank, this.worldSize, elements, bucket, Number(op.slice('broadcast:'.length)));
       if (this.plans.size > 64) this.plans.clear();
-      this.plans.set(elements, plan);
+      this.plans.set(key, plan);
     }
     return plan;
   }

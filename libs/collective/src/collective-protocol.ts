@@ -22,7 +22,7 @@ export type HelloRequest = z.infer<typeof helloRequestSchema>;
 export const helloReplySchema = z.object({ rank: u32 });
 export type HelloReply = z.infer<typeof helloReplySchema>;
 
-export const pullRequestSchema = z.object({ jobId: z.string().min(1), rank: u32, seq: z.number().int().min(1), elements: z.number().int().min(0) });
+export const pullRequestSchema = z.object({ jobId: z.string().min(1), rank: u32, seq: z.number().int().min(1), elements: z.number().int().min(0), op: z.string().min(1) });
 export type PullRequest = z.infer<typeof pullRequestSchema>;
 
 export const peerAddressSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });

@@ -14,6 +14,8 @@ export interface RingCallArgs {
   operation: CollectiveOperation;
   buffer: Float32Array;
   plan: RingPlan;
+  /** What the call does, the same string on every rank: "mean" or "broadcast:<root>". */
+  op: string;
   seq: number;
   /** Epoch ms by which the call must be over. */
   deadline: number;
@@ -44,7 +46,7 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
     let ended = false;
     let outboundFinished = false;
 
-    const inbound: ClientReadableStream<RingChunk> = args.predecessor.client.pull({ jobId: args.jobId, rank, seq, elements: buffer.length }, args.deadline + GRPC_DEADLINE_GRACE_MS);
+    const inbound: ClientReadableStream<RingChunk> = args.predecessor.client.pull({ jobId: args.jobId, rank, seq, elements: buffer.length, op: args.op }, args.deadline + GRPC_DEADLINE_GRACE_MS);
     const taking = args.mailbox.take(seq);
     const timer = setTimeout(() => fail(deadlineError()), Math.max(0, args.deadline - Date.now()));
 
@@ -128,6 +130,9 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
           // The error status this rank sends itself when it fails comes back here; anything else is the stream breaking.
           if (!settled) fail(new CollectiveError('PEER_LEFT', `sending to successor rank ${succ.rank} failed: ${error instanceof Error ? error.message : String(error)}`, context(succ)));
         });
+        if (call.request.op !== args.op) {
+          return fail(new CollectiveError('CALL_MISMATCH', `this rank is in call "${args.op}" but successor rank ${succ.rank} is in "${call.request.op}"`, context(succ)));
+        }
         if (call.request.elements !== buffer.length) {
           return fail(
             new CollectiveError('SIZE_MISMATCH', `this rank all-reduces ${buffer.length} elements but successor rank ${succ.rank} has ${call.request.elements}`, context(succ)),

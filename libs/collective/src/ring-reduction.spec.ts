@@ -1,14 +1,12 @@
 import { CollectiveError } from './collective-error.js';
 import { RingReduction, type RingChunk } from './ring-reduction.js';
-import { planRing } from './ring-schedule.js';
+import { planBroadcast, planRing, type RingPlan } from './ring-schedule.js';
 
 /** Runs N reductions against each other through in-memory links, copying each chunk as a transport would. */
-function simulate(inputs: Float32Array[], bucketElements: number, order: 'forward' | 'backward'): Float32Array[] {
+function simulate(inputs: Float32Array[], bucketElements: number, order: 'forward' | 'backward', plan: (rank: number, N: number, elements: number) => RingPlan = (r, N, n) => planRing(r, N, n, bucketElements)): Float32Array[] {
   const N = inputs.length;
   const buffers = inputs.map((b) => b.slice());
-  const reductions = buffers.map(
-    (b, r) => new RingReduction(b, planRing(r, N, b.length, bucketElements), 7, { operation: 'allReduce', predecessor: { rank: (r - 1 + N) % N, address: 'memory' } }),
-  );
+  const reductions = buffers.map((b, r) => new RingReduction(b, plan(r, N, b.length), 7, { operation: 'allReduce', predecessor: { rank: (r - 1 + N) % N, address: 'memory' } }));
   const links: RingChunk[][] = buffers.map(() => []);
   const ranks = [...Array(N).keys()];
   if (order === 'backward') ranks.reverse();
@@ -48,6 +46,19 @@ describe('ring reduction (in memory)', () => {
         expect(Math.abs(out[0]![i]! - mean)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(mean)));
       }
       for (let r = 1; r < N; r++) expect(Buffer.from(out[r]!.buffer).equals(Buffer.from(out[0]!.buffer))).toBe(true);
+    }
+  });
+
+  it.each([
+    [2, 0, 10, 3],
+    [3, 1, 100, 7],
+    [4, 3, 5, 2],
+    [4, 2, 0, 2],
+  ])('broadcast N=%i from root %i, %i elements, buckets of %i: every rank gets the root\'s bytes', (N, root, elements, bucket) => {
+    const inputs = Array.from({ length: N }, (_, r) => random(elements, r + 11));
+    for (const order of ['forward', 'backward'] as const) {
+      const out = simulate(inputs, bucket, order, (r, n, e) => planBroadcast(r, n, e, bucket, root));
+      for (const b of out) expect(Buffer.from(b.buffer).equals(Buffer.from(inputs[root]!.buffer))).toBe(true);
     }
   });
 

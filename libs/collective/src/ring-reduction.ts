@@ -49,6 +49,14 @@ export class RingReduction {
       base += step.recvs.length;
     }
     this.totalRecv = base;
+    this.skipEmptySteps();
+  }
+
+  /** Steps in which this rank sends or receives nothing (a broadcast's root and last rank) are passed over. */
+  private skipEmptySteps(): void {
+    const steps = this.plan.steps;
+    while (this.sendStep < steps.length && steps[this.sendStep]!.sends.length === 0) this.sendStep++;
+    while (this.recvStep < steps.length && steps[this.recvStep]!.recvs.length === 0) this.recvStep++;
   }
 
   get receivedAll(): boolean {
@@ -68,7 +76,8 @@ export class RingReduction {
   nextSendable(): RingChunk | undefined {
     const step = this.plan.steps[this.sendStep];
     if (!step) return undefined;
-    if (this.sendStep > 0 && this.received <= this.recvBase[this.sendStep - 1]! + this.sendIndex) return undefined;
+    const after = step.sendAfterRecvOfStep;
+    if (after !== undefined && this.received <= this.recvBase[after]! + this.sendIndex) return undefined;
     const span = step.sends[this.sendIndex]!;
     const chunk: RingChunk = {
       seq: this.seq,
@@ -81,6 +90,7 @@ export class RingReduction {
     if (++this.sendIndex === step.sends.length) {
       this.sendStep++;
       this.sendIndex = 0;
+      this.skipEmptySteps();
     }
     return chunk;
   }
@@ -107,9 +117,9 @@ export class RingReduction {
     if (chunk.offset !== span.offset || chunk.data.length !== span.length) {
       return fail(`bucket covers elements ${chunk.offset}+${chunk.data.length}, expected ${span.offset}+${span.length}`);
     }
-    if (step.phase === 'all-gather') {
+    if (step.recvOp === 'copy') {
       this.buffer.set(chunk.data, span.offset);
-    } else if (this.recvStep === this.plan.worldSize - 2) {
+    } else if (step.recvOp === 'add-divide') {
       // The last reduce-scatter step completes this rank's segment: sum, then divide by N once, so
       // the mean every rank gets is these exact bytes.
       addAndDivide(this.buffer, span.offset, chunk.data, this.plan.worldSize);
@@ -120,6 +130,7 @@ export class RingReduction {
     if (++this.recvIndex === step.recvs.length) {
       this.recvStep++;
       this.recvIndex = 0;
+      this.skipEmptySteps();
     }
   }
 }

@@ -1,4 +1,4 @@
-import { bucketSpans, planRing, ringNeighbours, segmentSpans } from './ring-schedule.js';
+import { bucketSpans, planBroadcast, planRing, ringNeighbours, segmentSpans } from './ring-schedule.js';
 
 describe('ring schedule', () => {
   it('cuts a buffer into N contiguous segments differing by at most one element', () => {
@@ -61,5 +61,16 @@ describe('ring schedule', () => {
     expect(() => planRing(2, 2, 10, 4)).toThrow(/rank must be an integer in 0..1, got 2/);
     expect(() => planRing(0, 2, -1, 4)).toThrow(/elements/);
     expect(() => planRing(0, 2, 10, 0)).toThrow(/bucketElements/);
+  });
+
+  it('broadcasts the whole buffer: the root only sends, its predecessor only receives, the others forward each bucket once it arrived', () => {
+    const plans = [0, 1, 2, 3].map((r) => planBroadcast(r, 4, 10, 4, 1));
+    expect(plans[1]!.steps[0]!.recvs).toEqual([]);
+    expect(plans[1]!.steps[0]!.sendAfterRecvOfStep).toBeUndefined();
+    expect(plans[0]!.steps[0]!.sends).toEqual([]);
+    expect(plans[2]!.steps[0]!.sends).toEqual(plans[2]!.steps[0]!.recvs);
+    expect(plans[2]!.steps[0]!.sends.map((s) => s.length)).toEqual([4, 4, 2]);
+    expect(plans[2]!.steps[0]!.sendAfterRecvOfStep).toBe(0);
+    expect(() => planBroadcast(0, 4, 10, 4, 4)).toThrow(/root must be a rank in 0..3, got 4/);
   });
 });

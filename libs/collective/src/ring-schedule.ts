@@ -14,16 +14,23 @@ export interface Span {
   length: number;
 }
 
-export type RingPhase = 'reduce-scatter' | 'all-gather';
+export type RingPhase = 'reduce-scatter' | 'all-gather' | 'broadcast';
+
+/** What a rank does with a received bucket: add it, add it and divide by N (finishing a mean), or overwrite with it. */
+export type RecvOp = 'add' | 'add-divide' | 'copy';
 
 export interface RingStep {
   step: number;
   phase: RingPhase;
+  /** Segments of an all-reduce step (-1 in a broadcast, which moves the whole buffer). */
   sendSegment: number;
   recvSegment: number;
-  /** Buckets sent in this step (never empty: an empty segment still sends one empty bucket, so every step is a message and the ring stays in lock step). */
+  /** Buckets sent in this step. In an all-reduce never empty: an empty segment still sends one empty bucket, so every step is a message and the ring stays in lock step. */
   sends: Span[];
   recvs: Span[];
+  recvOp: RecvOp;
+  /** Bucket i of this step may leave only once bucket i of that step's receives has arrived. */
+  sendAfterRecvOfStep?: number;
 }
 
 export interface RingPlan {
@@ -32,7 +39,7 @@ export interface RingPlan {
   elements: number;
   bucketElements: number;
   steps: RingStep[];
-  /** The segment this rank finishes (sums and divides) in the last reduce-scatter step. */
+  /** The segment this rank finishes (sums and divides) in the last reduce-scatter step; -1 in a broadcast. */
   ownedSegment: number;
 }
 
@@ -66,25 +73,56 @@ export function bucketSpans(segment: Span, bucketElements: number): Span[] {
 
 const mod = (a: number, n: number): number => ((a % n) + n) % n;
 
-export function planRing(rank: number, worldSize: number, elements: number, bucketElements: number): RingPlan {
+function checkArgs(rank: number, worldSize: number, elements: number, bucketElements: number): void {
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`worldSize must be a positive integer, got ${worldSize}`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`rank must be an integer in 0..${worldSize - 1}, got ${rank}`);
   if (!Number.isInteger(elements) || elements < 0) throw new RangeError(`elements must be a non-negative integer, got ${elements}`);
   if (!Number.isInteger(bucketElements) || bucketElements < 1) throw new RangeError(`bucketElements must be a positive integer, got ${bucketElements}`);
+}
+
+/** The all-reduce (mean) schedule of one rank: reduce-scatter, then all-gather. */
+export function planRing(rank: number, worldSize: number, elements: number, bucketElements: number): RingPlan {
+  checkArgs(rank, worldSize, elements, bucketElements);
   const segments = segmentSpans(elements, worldSize);
   const buckets = segments.map((s) => bucketSpans(s, bucketElements));
   const steps: RingStep[] = [];
   for (let step = 0; step < 2 * (worldSize - 1); step++) {
     const sendSegment = mod(rank - step, worldSize);
     const recvSegment = mod(rank - step - 1, worldSize);
+    const phase = step < worldSize - 1 ? 'reduce-scatter' : 'all-gather';
     steps.push({
       step,
-      phase: step < worldSize - 1 ? 'reduce-scatter' : 'all-gather',
+      phase,
       sendSegment,
       recvSegment,
       sends: buckets[sendSegment]!,
       recvs: buckets[recvSegment]!,
+      recvOp: phase === 'all-gather' ? 'copy' : step === worldSize - 2 ? 'add-divide' : 'add',
+      sendAfterRecvOfStep: step > 0 ? step - 1 : undefined,
     });
   }
   return { rank, worldSize, elements, bucketElements, steps, ownedSegment: mod(rank + 1, worldSize) };
+}
+
+/**
+ * The broadcast schedule of one rank: the root's whole buffer goes round the ring in buckets,
+ * each rank overwriting its copy with bucket i and forwarding it at once, except the root's
+ * predecessor, which only receives. One step; the root receives nothing.
+ */
+export function planBroadcast(rank: number, worldSize: number, elements: number, bucketElements: number, root: number): RingPlan {
+  checkArgs(rank, worldSize, elements, bucketElements);
+  if (!Number.isInteger(root) || root < 0 || root >= worldSize) throw new RangeError(`root must be a rank in 0..${worldSize - 1}, got ${root}`);
+  const distance = mod(rank - root, worldSize);
+  const all = bucketSpans({ offset: 0, length: elements }, bucketElements);
+  const step: RingStep = {
+    step: 0,
+    phase: 'broadcast',
+    sendSegment: -1,
+    recvSegment: -1,
+    sends: distance < worldSize - 1 ? all : [],
+    recvs: distance > 0 ? all : [],
+    recvOp: 'copy',
+    sendAfterRecvOfStep: distance > 0 ? 0 : undefined,
+  };
+  return { rank, worldSize, elements, bucketElements, steps: worldSize > 1 ? [step] : [], ownedSegment: -1 };
 }

@@ -97,6 +97,31 @@ describe('CollectiveGroup (in process)', () => {
     }
   });
 
+  it('broadcasts the root\'s buffer to every rank, bit for bit, then all-reduces as usual', async () => {
+    const groups = await startGroup(3);
+    try {
+      const buffers = groups.map((_, r) => randomBuffer(101, r + 50));
+      const root = buffers[2]!.slice();
+      await Promise.all(groups.map((g, r) => g.broadcast(buffers[r]!, 2)));
+      for (const b of buffers) expect(bytesOf(b).equals(bytesOf(root))).toBe(true);
+      const out = await Promise.all(groups.map((g, r) => g.allReduceMean(new Float32Array(4).fill(r * 3))));
+      for (const b of out) expect(Array.from(b)).toEqual([3, 3, 3, 3]);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  it('ranks making different calls (broadcast against all-reduce) fail with CALL_MISMATCH', async () => {
+    const groups = await startGroup(3);
+    try {
+      const results = await settle(groups.map((g, r) => (r === 0 ? g.broadcast(new Float32Array(8), 0) : g.allReduceMean(new Float32Array(8)))));
+      for (const e of results) expect((e as CollectiveError).code).toBe('CALL_MISMATCH');
+      expect(results.some((e) => /is in call "(mean|broadcast:0)" but successor rank \d is in "(broadcast:0|mean)"/.test((e as CollectiveError).message))).toBe(true);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
   it('mismatched buffer sizes fail on every rank with SIZE_MISMATCH, and the group stays broken', async () => {
     const groups = await startGroup(3);
     try {
