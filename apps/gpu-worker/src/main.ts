@@ -1,7 +1,7 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { LocalArtifactStore } from '@medfusion/artifacts';
-import { loadEnv } from '@medfusion/config';
+import { computeThreads, loadEnv } from '@medfusion/config';
 import { QUEUE_SETTINGS, createRedis, openServiceConnections, subscribeTrainingControl, TrainingEventPublisher, TrainingQueue, waitForRedis } from '@medfusion/queue';
 import { trainingJobPayloadSchema } from '@medfusion/contracts';
 import { createLogger, runHeadlessApp } from '@medfusion/runtime';
@@ -66,7 +66,7 @@ await runHeadlessApp({
     worker.on('failed', (job, err) => logger.error({ jobId: job?.id, err }, 'training queue job failed'));
     worker.on('error', (err) => logger.error({ err }, 'training worker error'));
     void worker.run();
-    logger.info({ devices: env.GPU_WORKER_DEVICES, backend: env.COMPUTE_BACKEND }, 'consuming the training queue');
+    logger.info({ devices: env.GPU_WORKER_DEVICES, backend: env.COMPUTE_BACKEND, computeThreads: computeThreads(env, availableParallelism()) }, 'consuming the training queue');
 
     return {
       checks: conn.checks,

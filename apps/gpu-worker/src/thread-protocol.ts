@@ -16,13 +16,15 @@ export interface TrainingThreadInput {
   /** Key of the checkpoint to resume from, in the artifact store. */
   resumeFrom: string | null;
   backend: ComputeBackendName | 'auto';
+  /** CPU threads the job's kernels may use (the fast CPU path); one job per worker slot. */
+  computeThreads: number;
   /** Int32Array(1) over this buffer holds a CONTROL value; read between steps. */
   control: SharedArrayBuffer;
 }
 
 /** What the training thread tells the main thread, in order. */
 export type TrainingThreadMessage =
-  | { type: 'backend'; name: ComputeBackendName; skipped: Array<{ name: string; reason: string }> }
+  | { type: 'backend'; name: ComputeBackendName; label: string; threads?: number; skipped: Array<{ name: string; reason: string }> }
   | { type: 'data'; train: number; val: number; test: number; clinicalColumns: string[] }
   | ({ type: 'step' } & StepInfo)
   | ({ type: 'epoch' } & EpochInfo)

@@ -1,7 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
 import type { DataSource } from 'typeorm';
 import type { ArtifactStore } from '@medfusion/artifacts';
-import type { Env } from '@medfusion/config';
+import { computeThreads, type Env } from '@medfusion/config';
 import type { TrainingEvent } from '@medfusion/contracts';
 import {
   DatasetEntity,
@@ -108,6 +109,7 @@ export class TrainingJobRunner {
       artifactsDir: this.deps.env.ARTIFACTS_DIR,
       resumeFrom: resume ? this.deps.store.keyOf(resume.checkpointPath) : null,
       backend: this.deps.env.COMPUTE_BACKEND,
+      computeThreads: computeThreads(this.deps.env, availableParallelism()),
       control: control.buffer as SharedArrayBuffer,
     };
     const thread = new Thread(new URL('./training-thread.js', import.meta.url), { workerData: input });
@@ -119,9 +121,9 @@ export class TrainingJobRunner {
     const handle = async (m: TrainingThreadMessage): Promise<void> => {
       switch (m.type) {
         case 'backend':
-          await this.runs.setBackend(fence, m.name);
-          log.info({ backend: m.name, skipped: m.skipped }, 'compute backend selected');
-          return this.emit({ type: 'status', jobId: job.id, status: 'running', backend: m.name, workerId: this.deps.workerId });
+          await this.runs.setBackend(fence, m.label);
+          log.info({ backend: m.name, threads: m.threads, skipped: m.skipped }, 'compute backend selected');
+          return this.emit({ type: 'status', jobId: job.id, status: 'running', backend: m.label, workerId: this.deps.workerId });
         case 'data':
           log.info({ train: m.train, val: m.val, test: m.test, clinicalColumns: m.clinicalColumns.length }, 'dataset loaded');
           return;

@@ -15,14 +15,15 @@ const REQUEST = { [CONTROL.none]: 'none', [CONTROL.pause]: 'pause', [CONTROL.sto
 
 async function main(): Promise<void> {
   const store = new LocalArtifactStore(input.artifactsDir);
-  const backend = await selectComputeBackend(input.backend);
-  post({ type: 'backend', name: backend.name, skipped: backend.skipped });
+  const backend = await selectComputeBackend(input.backend, { threads: input.computeThreads });
+  post({ type: 'backend', name: backend.name, label: backend.label, threads: backend.threads, skipped: backend.skipped });
 
   const data = await loadDataset(input.dataPath, {
     imageColumn: input.dataConfig.imageColumn,
     labelColumn: input.dataConfig.labelColumn,
     splitColumn: input.dataConfig.splitColumn,
     clinicalColumns: input.dataConfig.clinicalColumns,
+    categoricalColumns: input.dataConfig.categoricalColumns,
     imageSize: input.modelConfig.imageSize,
     imageChannels: input.modelConfig.imageChannels,
   });

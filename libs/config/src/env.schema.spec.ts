@@ -1,4 +1,4 @@
-import { ConfigError, loadEnv } from './env.schema.js';
+import { ConfigError, computeThreads, loadEnv } from './env.schema.js';
 
 describe('loadEnv', () => {
   it('has defaults that work on a developer machine', () => {
@@ -29,5 +29,19 @@ describe('loadEnv', () => {
     expect(message).toMatch(/DATABASE_URL/);
     expect(message).toMatch(/GATEWAY_PORT/);
     expect(message).toMatch(/BOOTSTRAP_ADMIN_KEY: must be at least 32 characters/);
+  });
+});
+
+describe('computeThreads', () => {
+  it('shares the cores among the job slots unless COMPUTE_THREADS is set, never below 1', () => {
+    expect(computeThreads(loadEnv({}), 8)).toBe(8);
+    expect(computeThreads(loadEnv({ GPU_WORKER_DEVICES: '3' }), 8)).toBe(2);
+    expect(computeThreads(loadEnv({ GPU_WORKER_DEVICES: '4' }), 2)).toBe(1);
+    expect(computeThreads(loadEnv({ COMPUTE_THREADS: '3', GPU_WORKER_DEVICES: '4' }), 2)).toBe(3);
+  });
+
+  it('accepts onnx-cpu as a backend and rejects a thread count of 0', () => {
+    expect(loadEnv({ COMPUTE_BACKEND: 'onnx-cpu' }).COMPUTE_BACKEND).toBe('onnx-cpu');
+    expect(() => loadEnv({ COMPUTE_THREADS: '0' })).toThrow(/COMPUTE_THREADS/);
   });
 });

@@ -35,8 +35,13 @@ export const envSchema = z.object({
   ARTIFACTS_DIR: z.string().min(1).default('./var/artifacts'),
   /** Training jobs one gpu-worker runs at once: one per GPU it may use (CUDA_VISIBLE_DEVICES). */
   GPU_WORKER_DEVICES: z.coerce.number().int().min(1).max(64).default(1),
-  /** TF.js backend: `auto` picks tensorflow-gpu, then tensorflow, then the pure-JS cpu backend. */
-  COMPUTE_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'cpu']).default('auto'),
+  /**
+   * TF.js backend: `auto` picks tensorflow-gpu, then tensorflow, then onnx-cpu (native kernels from
+   * onnxruntime-node), then the pure-JS cpu backend.
+   */
+  COMPUTE_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'onnx-cpu', 'cpu']).default('auto'),
+  /** CPU threads one training job's kernels use (onnx-cpu); default: cores / GPU_WORKER_DEVICES, at least 1. */
+  COMPUTE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   /** Name of this worker in job records; defaults to host:pid. */
   WORKER_ID: z.string().min(1).max(200).optional(),
   /**
@@ -55,6 +60,11 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Threads per training job: COMPUTE_THREADS, else the cores shared evenly by the worker's job slots. */
+export function computeThreads(env: Pick<Env, 'COMPUTE_THREADS' | 'GPU_WORKER_DEVICES'>, cores: number): number {
+  return env.COMPUTE_THREADS ?? Math.max(1, Math.floor(cores / env.GPU_WORKER_DEVICES));
+}
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';

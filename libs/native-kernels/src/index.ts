@@ -1,0 +1,5 @@
+export { ONNX_CPU_BACKEND, NATIVE_KERNELS, registerOnnxCpuBackend, onnxCpuRunner } from './onnx-cpu-backend.js';
+export { NativeRunner } from './ort/native-runner.js';
+export { probeOnnxRuntime } from './ort/ort-sync-session.js';
+export { encodeOnnxModel, type OnnxGraph } from './onnx/onnx-graph.js';
+export { measureNativeConvGflops } from './native-conv-throughput.js';

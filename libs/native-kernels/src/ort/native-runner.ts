@@ -1,0 +1,81 @@
+import type { OnnxGraph } from '../onnx/onnx-graph.js';
+import { encodeOnnxModel } from '../onnx/onnx-graph.js';
+import { createSyncSession, ortTensor, type OrtTensorLike, type SyncSession } from './ort-sync-session.js';
+
+export interface NativeInput {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+/** Most sessions kept; a training run uses a few dozen (op, shape) pairs, a sweep of sizes more. */
+const MAX_SESSIONS = 4000;
+
+/**
+ * Runs small ONNX graphs synchronously, one cached session per (op, shapes, attributes) key.
+ * Inputs are passed without copying (onnxruntime reads the Float32Array in place) and outputs
+ * are written straight into fresh arrays that become the TF.js tensors' storage.
+ */
+export class NativeRunner {
+  private readonly sessions = new Map<string, SyncSession>();
+  /** Graph runs since creation: lets tests prove a kernel really went native. */
+  readonly counts = new Map<string, number>();
+
+  constructor(readonly threads: number) {
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`native kernels: threads must be an integer >= 1, got ${threads}`);
+  }
+
+  private session(key: string, build: () => OnnxGraph): SyncSession {
+    let s = this.sessions.get(key);
+    if (s) {
+      // Refresh its place so the oldest unused session is the one evicted.
+      this.sessions.delete(key);
+      this.sessions.set(key, s);
+      return s;
+    }
+    const graph = build();
+    try {
+      s = createSyncSession(encodeOnnxModel(graph), { threads: this.threads });
+    } catch (err) {
+      throw new Error(`native kernel ${key}: onnxruntime rejected the graph (${graph.nodes.map((n) => n.op).join(' -> ')}): ${(err as Error).message}`);
+    }
+    if (this.sessions.size >= MAX_SESSIONS) {
+      const oldest = this.sessions.keys().next().value as string;
+      this.sessions.get(oldest)?.dispose();
+      this.sessions.delete(oldest);
+    }
+    this.sessions.set(key, s);
+    return s;
+  }
+
+  /**
+   * Runs the graph for `key` (built on first use) on float32 inputs named x0, x1, ... and
+   * returns its float32 outputs y0, y1, ... with the given shapes.
+   */
+  run(key: string, build: () => OnnxGraph, inputs: readonly NativeInput[], outputShapes: readonly (readonly number[])[]): Float32Array[] {
+    const session = this.session(key, build);
+    const feeds: Record<string, OrtTensorLike> = {};
+    inputs.forEach((input, i) => (feeds[`x${i}`] = ortTensor('float32', input.data, input.dims)));
+    const outputs: Record<string, OrtTensorLike> = {};
+    const arrays = outputShapes.map((shape, i) => {
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      outputs[`y${i}`] = ortTensor('float32', data, shape);
+      return data;
+    });
+    try {
+      session.run(feeds, outputs);
+    } catch (err) {
+      // onnxruntime-common checks `data instanceof Float32Array` in its own realm: arrays made in
+      // another realm (Jest's VM sandbox) fail that check, so such tests run in plain Node.
+      throw new Error(`native kernel ${key}: onnxruntime run failed: ${(err as Error).message}`);
+    }
+    const bar = key.indexOf('|');
+    const op = bar < 0 ? key : key.slice(0, bar);
+    this.counts.set(op, (this.counts.get(op) ?? 0) + 1);
+    return arrays;
+  }
+
+  dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,63 @@
+import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Every native kernel of onnx-cpu against TF.js's pure-JS cpu kernel on the same random inputs:
+ * forward outputs and gradients (through tf.grads, so the backward kernels run too) within 1e-4
+ * of the reference's largest magnitude, and proof that the native kernels really ran. The cases
+ * run in plain Node on the built code (fixtures/kernel-parity.mjs): onnxruntime-node's tensor
+ * checks reject typed arrays made in Jest's VM realm.
+ */
+jest.setTimeout(120_000);
+const TOLERANCE = 1e-4;
+
+interface CaseResult {
+  name: string;
+  kernels: string[];
+  lengths: [number[], number[]];
+  errors: Array<number | null>;
+  notNative: string[];
+}
+interface Report {
+  results: CaseResult[];
+  fallback: { ints: number[]; small: number[]; nativeAdds: number };
+  replaced: string[];
+}
+
+function parity(threads: number): Promise<Report> {
+  const script = fileURLToPath(new URL('./fixtures/kernel-parity.mjs', import.meta.url));
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [script, String(threads)], { timeout: 110_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`kernel-parity.mjs failed: ${err.message}\n${stderr}`));
+      resolve(JSON.parse(stdout.slice(stdout.lastIndexOf('@@RESULT@@') + 10)) as Report);
+    }),
+  );
+}
+
+let report: Report;
+beforeAll(async () => {
+  report = await parity(1);
+});
+
+describe('onnx-cpu kernels equal the pure-JS cpu kernels', () => {
+  it('ran every case', () => {
+    expect(report.results.length).toBeGreaterThan(50);
+  });
+
+  it('matches within 1e-4 relative on every output and gradient, running natively', () => {
+    const failures = report.results
+      .filter((r) => JSON.stringify(r.lengths[0]) !== JSON.stringify(r.lengths[1]) || r.errors.some((e) => e === null || !(e <= TOLERANCE)) || r.notNative.length > 0)
+      .map((r) => ({ case: r.name, errors: r.errors, notNative: r.notNative, lengths: r.lengths }));
+    expect(failures).toEqual([]);
+  });
+
+  it('has a case for every kernel it replaces', () => {
+    const tested = new Set(report.results.flatMap((r) => r.kernels));
+    expect(report.replaced.filter((k) => !tested.has(k))).toEqual([]);
+  });
+
+  it('keeps int32 and tiny float tensors in the JS kernels, with the same results', () => {
+    expect(report.fallback).toEqual({ ints: [5, 6, 7], small: [1.5, 2.5], nativeAdds: 0 });
+  });
+});
