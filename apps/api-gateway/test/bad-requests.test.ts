@@ -99,6 +99,43 @@ const CASES: Array<[string, BadRequest]> = [
     { method: 'POST', path: '/api/v1/training-jobs', body: (c: Ctx) => jobWithTraining(c, { optimizer: 'lbfgs' }), status: 400, field: 'body.trainingConfig.optimizer', mentions: ['adam'] },
   ],
   [
+    'nesterov without momentum',
+    {
+      method: 'POST',
+      path: '/api/v1/training-jobs',
+      body: (c: Ctx) => jobWithTraining(c, { optimizer: 'sgd', momentum: 0, nesterov: true }),
+      status: 400,
+      field: 'body.trainingConfig.nesterov',
+      mentions: ['momentum > 0'],
+    },
+  ],
+  [
+    'nesterov with adamw',
+    { method: 'POST', path: '/api/v1/training-jobs', body: (c: Ctx) => jobWithTraining(c, { optimizer: 'adamw', nesterov: true }), status: 400, field: 'body.trainingConfig.nesterov', mentions: ['"sgd" only'] },
+  ],
+  [
+    'gradientAccumulationSteps 0',
+    {
+      method: 'POST',
+      path: '/api/v1/training-jobs',
+      body: (c: Ctx) => jobWithTraining(c, { gradientAccumulationSteps: 0 }),
+      status: 400,
+      field: 'body.trainingConfig.gradientAccumulationSteps',
+      mentions: ['at least 1'],
+    },
+  ],
+  [
+    'a column both numeric and categorical',
+    {
+      method: 'POST',
+      path: '/api/v1/training-jobs',
+      body: (c: Ctx) => job(c, { dataConfig: { datasetId: c.datasetId, clinicalColumns: ['age', 'sex'], categoricalColumns: ['sex'] } }),
+      status: 400,
+      field: 'body.dataConfig.categoricalColumns.0',
+      mentions: ['"sex" is also in clinicalColumns'],
+    },
+  ],
+  [
     'resources.workers 0 (nested object)',
     {
       method: 'POST',

@@ -52,6 +52,19 @@ export const modelConfigSchema = z.strictObject({
   convFilters: z.array(z.int().min(1).max(1024)).min(1).max(6).default([4, 8]),
   imageFeatureSize: z.int().min(1).max(4096).default(32),
   clinicalHiddenSize: z.int().min(1).max(4096).default(32),
+  /**
+   * Widths of the clinical MLP's blocks (dense + BatchNorm + ReLU + dropout each); the last block's
+   * output is the clinical embedding t. Unset = one block of `clinicalHiddenSize`.
+   */
+  clinicalLayers: z
+    .array(z.int().min(1, { message: 'each clinicalLayers width must be at least 1' }).max(4096, { message: 'each clinicalLayers width must be at most 4096' }))
+    .min(1, { message: 'clinicalLayers needs at least one width (leave it out for one block of clinicalHiddenSize)' })
+    .max(8, { message: 'clinicalLayers allows at most 8 blocks' })
+    .optional(),
+  /** Dropout of the clinical MLP's blocks; unset = `dropout`. */
+  clinicalDropout: z.number().min(0).max(0.95).optional(),
+  /** Embedding width of every categorical column; unset = min(16, ceil(1.6 x cardinality^0.56)) per column. */
+  categoricalEmbeddingSize: z.int().min(1, { message: 'categoricalEmbeddingSize must be at least 1' }).max(256, { message: 'categoricalEmbeddingSize must be at most 256' }).optional(),
   fusedSize: z.int().min(1).max(4096).default(32),
   dropout: z.number().min(0).max(0.95).default(0.1),
   /**
@@ -73,12 +86,23 @@ export const dataConfigSchema = z.strictObject({
   labelColumn: z.string().min(1).max(200).default('label'),
   splitColumn: z.string().min(1).max(200).default('split'),
   clinicalColumns: z.array(z.string().min(1).max(200)).max(4096).optional(),
+  /**
+   * Columns read as categories (learned embeddings, vocabulary from the training split); they are
+   * never numeric clinical columns. Unset = none.
+   */
+  categoricalColumns: z.array(z.string().min(1).max(200)).max(1024).optional(),
+}).superRefine((d, ctx) => {
+  const numeric = new Set(d.clinicalColumns ?? []);
+  d.categoricalColumns?.forEach((c, i) => {
+    if (numeric.has(c)) ctx.addIssue({ code: 'custom', path: ['categoricalColumns', i], message: `"${c}" is also in clinicalColumns; a column is either numeric or categorical` });
+  });
 });
 export type DataConfig = z.infer<typeof dataConfigSchema>;
 
-/** Implemented today; the model-library work adds AdamW and more schedules. */
-export const OPTIMIZERS = ['adam', 'sgd'] as const;
-export const LR_SCHEDULES = ['constant', 'cosine'] as const;
+/** `adamw` is Adam with decoupled weight decay (Loshchilov & Hutter); `sgd` has momentum, optionally Nesterov's. */
+export const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
+/** Per-epoch learning-rate schedules; `warmupEpochs` composes with any of them. See docs/training.md. */
+export const LR_SCHEDULES = ['constant', 'cosine', 'step', 'reduce_on_plateau'] as const;
 
 export const trainingConfigSchema = z.strictObject({
   epochs: z.int().min(1).max(10000),
@@ -87,7 +111,29 @@ export const trainingConfigSchema = z.strictObject({
   optimizer: z.enum(OPTIMIZERS).default('adam'),
   /** SGD only. */
   momentum: z.number().min(0).max(1).default(0.9),
+  /** SGD only, and needs momentum > 0. */
+  nesterov: z.boolean().default(false),
+  /** AdamW only: decoupled weight decay, w -= learningRate x weightDecay x w every update. */
+  weightDecay: z.number().min(0, { message: 'weightDecay must be at least 0' }).max(1, { message: 'weightDecay must be at most 1' }).default(0.01),
   lrSchedule: z.enum(LR_SCHEDULES).default('constant'),
+  /** `step`: the rate is multiplied by `stepGamma` every `stepSize` epochs. */
+  stepSize: z.int().min(1, { message: 'stepSize must be at least 1 epoch' }).max(10000).default(10),
+  stepGamma: z.number().gt(0, { message: 'stepGamma must be greater than 0' }).max(1, { message: 'stepGamma must be at most 1' }).default(0.1),
+  /** `reduce_on_plateau`: multiply by `plateauFactor` once `plateauPatience` epochs in a row did not improve `monitorMetric`. */
+  plateauFactor: z.number().gt(0, { message: 'plateauFactor must be greater than 0' }).lt(1, { message: 'plateauFactor must be less than 1' }).default(0.1),
+  plateauPatience: z.int().min(1).max(10000).default(5),
+  /** Epochs after a reduction during which no further reduction happens. */
+  plateauCooldown: z.int().min(0).max(10000).default(0),
+  /** Floor of `reduce_on_plateau` and the end value of `cosine`. */
+  minLearningRate: z.number().min(0).max(10).default(0),
+  /** Linear warm-up over this many epochs (counted in optimizer updates, so it rises every update), multiplying any schedule. */
+  warmupEpochs: z.number().min(0).max(10000).default(0),
+  /** Scale the gradients so their global L2 norm is at most this (after accumulation). */
+  gradientClipNorm: z.number().positive().max(1e6).optional(),
+  /** Clip every gradient element to [-value, value] (before the norm clip). */
+  gradientClipValue: z.number().positive().max(1e6).optional(),
+  /** Apply one update per this many batches, with their gradients averaged: effective batch = batchSize x this. */
+  gradientAccumulationSteps: z.int().min(1, { message: 'gradientAccumulationSteps must be at least 1' }).max(1024, { message: 'gradientAccumulationSteps must be at most 1024' }).default(1),
   seed: z.int().min(0).max(2 ** 31 - 1).default(42),
   /** Save a checkpoint every N epochs. */
   checkpointEvery: z.int().min(1).max(10000).default(1),
@@ -115,6 +161,12 @@ export const trainingConfigSchema = z.strictObject({
       workers: z.int().min(1).max(256).default(1),
     })
     .default({ workers: 1 }),
+}).superRefine((t, ctx) => {
+  // Combinations that cannot mean what the user wants are refused rather than silently ignored.
+  if (t.nesterov && t.optimizer !== 'sgd') ctx.addIssue({ code: 'custom', path: ['nesterov'], message: `nesterov applies to optimizer "sgd" only, not "${t.optimizer}"` });
+  else if (t.nesterov && t.momentum === 0) ctx.addIssue({ code: 'custom', path: ['nesterov'], message: 'nesterov needs momentum > 0' });
+  if (t.minLearningRate > t.learningRate) ctx.addIssue({ code: 'custom', path: ['minLearningRate'], message: `minLearningRate ${t.minLearningRate} is above learningRate ${t.learningRate}` });
+  if (t.warmupEpochs > t.epochs) ctx.addIssue({ code: 'custom', path: ['warmupEpochs'], message: `warmupEpochs ${t.warmupEpochs} is more than epochs ${t.epochs}` });
 });
 export type TrainingConfig = z.infer<typeof trainingConfigSchema>;
 

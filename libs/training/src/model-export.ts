@@ -24,6 +24,8 @@ export async function exportLayersModel(tf: Tf, model: LayersModel, store: Artif
         generatedBy: 'medfusion',
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        // The input preprocessing (clinical columns, standardisation, category vocabularies) set by the training session.
+        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
       const json = Buffer.from(JSON.stringify(modelJson));
       await store.put(`${prefix}/weights.bin`, weights);

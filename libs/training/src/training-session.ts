@@ -7,6 +7,11 @@ import { classificationMetrics, scalarMetrics, type ClassificationMetrics } from
 import type { Tf } from './compute-backend.js';
 import { epochOrder } from './epoch-order.js';
 import { buildFusionModel } from './fusion-model.js';
+import { setDropoutStep } from './clinical-encoder.js';
+import { initialPlateauState, learningRateForUpdate, plateauStep, type PlateauState } from './lr-schedule.js';
+import { createOptimizer, setLearningRate } from './optimizers/optimizer-factory.js';
+import { toLiveOptimizerName, toStableOptimizerName } from './optimizers/optimizer-state.js';
+import { GradientStep } from './training-step.js';
 import { loadInitialWeights } from './initial-weights.js';
 
 /** What a checkpoint records besides the weights: enough to continue at the same epoch and step. */
@@ -20,7 +25,10 @@ export interface CheckpointMeta {
   /** Running training loss of the partial epoch, so its epoch figure stays exact after a resume. */
   partial: { lossSum: number; seen: number };
   best: { value: number | null; epochsSince: number };
+  /** Rate of the last optimizer update. */
   learningRate: number;
+  /** `reduce_on_plateau` state after the last finished epoch (absent in checkpoints of other schedules and of older versions). */
+  plateau?: PlateauState;
 }
 
 /** A control request the session honours between steps. */
@@ -78,22 +86,34 @@ export class NonFiniteLossError extends Error {
 }
 
 /**
- * Trains one job: a seeded permutation per epoch, one optimizer step per batch, control requests
- * honoured between steps (checkpointing first), validation after every epoch, checkpoints at epoch
- * ends, test metrics at the end. Resuming from a checkpoint continues at the same epoch and step.
+ * Trains one job: a seeded permutation per epoch, one optimizer update per
+ * `gradientAccumulationSteps` batches (an accumulation window never spans two epochs), control
+ * requests honoured between windows (checkpointing first), validation after every epoch,
+ * checkpoints at epoch ends, test metrics at the end. Resuming from a checkpoint continues at the
+ * same epoch and step. Control waits for the end of a window rather than checkpointing half-summed
+ * gradients: a window is at most a few batches, and a checkpoint then always holds plain weights
+ * and optimizer state, so a resumed run is exactly an uninterrupted one.
  */
 export async function runTrainingSession(o: TrainingSessionOptions): Promise<TrainingOutcome> {
   const { tf, trainingConfig: tc, data } = o;
   if (data.numClasses > o.modelConfig.numClasses) {
     throw new Error(`the dataset has ${data.numClasses} classes but modelConfig.numClasses is ${o.modelConfig.numClasses}`);
   }
-  const model = buildFusionModel(tf, o.modelConfig, { numClinical: data.clinicalColumns.length, seed: tc.seed });
+  const vocabularies = data.categoricalVocabularies ?? [];
+  const model = buildFusionModel(tf, o.modelConfig, {
+    numClinical: data.clinicalColumns.length,
+    seed: tc.seed,
+    categoricalCardinalities: vocabularies.map((v) => v.length + 1),
+  });
   // User-supplied starting weights; a resumed run takes every weight from its checkpoint instead.
   if (o.modelConfig.weightsPath && !o.resume) await loadInitialWeights(tf, model, o.modelConfig.weightsPath);
   const shape = shapesOf(o.modelConfig, model);
-  const optimizer: Optimizer = tc.optimizer === 'sgd' ? tf.train.momentum(tc.learningRate, tc.momentum) : tf.train.adam(tc.learningRate);
+  const optimizer: Optimizer = createOptimizer(tf, tc);
   const classWeights = resolveClassWeights(tc.loss, data.train.labels, o.modelConfig.numClasses);
-  model.compile({ optimizer, loss: classificationLoss(tf, tc.loss, classWeights) });
+  const stepper = new GradientStep(tf, model, optimizer, classificationLoss(tf, tc.loss, classWeights), {
+    clipNorm: tc.gradientClipNorm,
+    clipValue: tc.gradientClipValue,
+  });
 
   const meta: CheckpointMeta = o.resume?.meta ?? {
     epoch: 0,
@@ -104,10 +124,13 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     best: { value: null, epochsSince: 0 },
     learningRate: tc.learningRate,
   };
+  if (tc.lrSchedule === 'reduce_on_plateau') meta.plateau ??= initialPlateauState(tc);
   if (o.resume) await restore(tf, model, optimizer, o.resume);
 
   const n = data.train.count;
   const stepsPerEpoch = Math.ceil(n / tc.batchSize);
+  const window = tc.gradientAccumulationSteps;
+  const updatesPerEpoch = Math.ceil(stepsPerEpoch / window);
   const totalSteps = stepsPerEpoch * tc.epochs;
   const monitorSign = tc.monitorMode === 'max' ? 1 : -1;
   let lastMetrics: Record<string, number> = {};
@@ -116,20 +139,29 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     o.saveCheckpoint(await snapshot(model, optimizer, meta), { meta: structuredClone(meta), metrics: lastMetrics, reason });
 
   for (let epoch = meta.epoch + 1; epoch <= tc.epochs; epoch++) {
-    setLearningRate(optimizer, (meta.learningRate = learningRateAt(tc, epoch)));
     const order = epochOrder(n, tc.seed, epoch);
     const epochStart = performance.now();
     let samplesThisRun = 0;
     for (let step = meta.step; step < stepsPerEpoch; step++) {
-      const request = o.control();
-      if (request !== 'none') {
-        await checkpoint(request);
-        model.dispose();
-        return { kind: request, epoch: meta.epoch, step: meta.step };
+      if (step % window === 0) {
+        const request = o.control();
+        if (request !== 'none') {
+          await checkpoint(request);
+          release();
+          return { kind: request, epoch: meta.epoch, step: meta.step };
+        }
+        const update = (epoch - 1) * updatesPerEpoch + step / window;
+        setLearningRate(optimizer, (meta.learningRate = learningRateForUpdate(tc, epoch, update, updatesPerEpoch, meta.plateau)));
       }
       const idx = order.subarray(step * tc.batchSize, Math.min(n, (step + 1) * tc.batchSize));
-      const loss = await trainStep(tf, model, data.train, idx, shape);
-      if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, step + 1, loss);
+      // Dropout masks follow the global step, so a resumed run draws the masks it would have drawn.
+      setDropoutStep(model, meta.globalStep);
+      const loss = accumulate(tf, stepper, data.train, idx, shape);
+      if (!Number.isFinite(loss)) {
+        release();
+        throw new NonFiniteLossError(epoch, step + 1, loss);
+      }
+      if ((step + 1) % window === 0 || step + 1 === stepsPerEpoch) stepper.apply();
       meta.step = step + 1;
       meta.globalStep++;
       meta.partial.lossSum += loss * idx.length;
@@ -156,6 +188,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     const monitored = lastMetrics[tc.monitorMetric] ?? NaN;
     if (meta.best.value === null || monitorSign * (monitored - meta.best.value) > 0) meta.best = { value: monitored, epochsSince: 0 };
     else meta.best.epochsSince++;
+    if (meta.plateau) meta.plateau = plateauStep(tc, tc.monitorMode, meta.plateau, monitored);
 
     await o.onEpoch({
       epoch,
@@ -174,7 +207,18 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   }
   return finish(false);
 
+  function release(): void {
+    stepper.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+
   function finish(earlyStopped: boolean): TrainingOutcome {
+    stepper.dispose();
+    optimizer.dispose();
+    // Saved with the model (model.json's userDefinedMetadata): what inference needs to turn a raw
+    // CSV row into the model's inputs the way training did.
+    model.setUserDefinedMetadata({ medfusion: preprocessingOf(data) });
     return {
       kind: 'completed',
       model,
@@ -186,20 +230,31 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   }
 }
 
+/** The input preprocessing a trained model depends on, in JSON form. */
+export interface ModelPreprocessing {
+  [key: string]: string[] | number[] | string[][];
+  clinicalColumns: string[];
+  clinicalMean: number[];
+  clinicalStd: number[];
+  categoricalColumns: string[];
+  categoricalVocabularies: string[][];
+  classNames: string[];
+}
+
+function preprocessingOf(data: LoadedDataset): ModelPreprocessing {
+  return {
+    clinicalColumns: data.clinicalColumns,
+    clinicalMean: data.clinicalMean,
+    clinicalStd: data.clinicalStd,
+    categoricalColumns: data.categoricalColumns ?? [],
+    categoricalVocabularies: data.categoricalVocabularies ?? [],
+    classNames: data.classNames,
+  };
+}
+
 /** Drops undefined figures (an AUC of a one-class split is NaN); JSON and events carry numbers only. */
 function finite(m: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
-}
-
-/** Cosine decays to 0 over the run; constant keeps the configured rate. */
-export function learningRateAt(tc: TrainingConfig, epoch: number): number {
-  if (tc.lrSchedule === 'cosine') return (tc.learningRate * (1 + Math.cos((Math.PI * (epoch - 1)) / tc.epochs))) / 2;
-  return tc.learningRate;
-}
-
-function setLearningRate(optimizer: Optimizer, lr: number): void {
-  // TF.js keeps the rate in a protected field and reads it on every step.
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
 }
 
 /**
@@ -212,6 +267,8 @@ interface Shapes {
   inputs: string[];
 }
 
+const INPUT_NAMES = ['image', 'clinical', 'clinical_categorical'] as const;
+
 function shapesOf(cfg: ModelConfig, model: LayersModel): Shapes {
   return { image: [cfg.imageSize, cfg.imageSize, cfg.imageChannels], numClasses: cfg.numClasses, inputs: model.inputNames };
 }
@@ -219,6 +276,8 @@ function shapesOf(cfg: ModelConfig, model: LayersModel): Shapes {
 function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shapes): { x: Tensor[]; y: Tensor } {
   const pixels = split.images.length / split.count;
   const features = split.clinical.length / split.count;
+  const columns = (split.categorical?.length ?? 0) / split.count;
+  const cat = new Int32Array(idx.length * columns);
   const img = new Float32Array(idx.length * pixels);
   const clin = new Float32Array(idx.length * features * 2);
   const labels = new Int32Array(idx.length);
@@ -228,18 +287,29 @@ function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shape
     // Values then their presence mask: the model sees which clinical values were missing.
     clin.set(split.clinical.subarray(i * features, (i + 1) * features), b * features * 2);
     clin.set(split.clinicalMask.subarray(i * features, (i + 1) * features), b * features * 2 + features);
+    if (columns) cat.set(split.categorical.subarray(i * columns, (i + 1) * columns), b * columns);
     labels[b] = split.labels[i]!;
   }
-  return {
-    x: shape.inputs.map((name) => (name === 'image' ? tf.tensor4d(img, [idx.length, ...shape.image]) : tf.tensor2d(clin, [idx.length, features * 2]))),
-    y: tf.oneHot(tf.tensor1d(labels, 'int32'), shape.numClasses),
+  const tensorFor = (name: string): Tensor => {
+    switch (name as (typeof INPUT_NAMES)[number]) {
+      case 'image':
+        return tf.tensor4d(img, [idx.length, ...shape.image]);
+      case 'clinical':
+        return tf.tensor2d(clin, [idx.length, features * 2]);
+      case 'clinical_categorical':
+        return tf.tensor2d(cat, [idx.length, columns], 'int32');
+      default:
+        throw new Error(`the model has an input "${name}" the training loop does not know (it knows ${INPUT_NAMES.join(', ')})`);
+    }
   };
+  return { x: shape.inputs.map(tensorFor), y: tf.oneHot(tf.tensor1d(labels, 'int32'), shape.numClasses) };
 }
 
-async function trainStep(tf: Tf, model: LayersModel, split: Split, idx: Uint32Array, shape: Shapes): Promise<number> {
+/** Adds one batch's gradients to the current window; returns the batch's mean loss. */
+function accumulate(tf: Tf, stepper: GradientStep, split: Split, idx: Uint32Array, shape: Shapes): number {
   const { x, y } = batchTensors(tf, split, idx, shape);
   try {
-    return (await model.trainOnBatch(x, y)) as number;
+    return stepper.accumulate(x, y);
   } finally {
     tf.dispose([...x, y]);
   }
@@ -266,7 +336,7 @@ async function snapshot(model: LayersModel, optimizer: Optimizer, meta: Checkpoi
     return { name: w.originalName, shape: v.shape, data: v.dataSync() as Float32Array };
   });
   const optimizer_: StoredTensor[] = (await optimizer.getWeights()).map((t) => ({
-    name: t.name,
+    name: toStableOptimizerName(model, t.name),
     shape: t.tensor.shape,
     data: Float32Array.from(t.tensor.dataSync()),
   }));
@@ -278,5 +348,5 @@ async function restore(tf: Tf, model: LayersModel, optimizer: Optimizer, c: Chec
     throw new Error(`checkpoint has ${c.weights.length} weight tensors but the model has ${model.weights.length}; was the model config changed?`);
   }
   model.setWeights(c.weights.map((w) => tf.tensor(w.data, w.shape)));
-  if (c.optimizer.length) await optimizer.setWeights(c.optimizer.map((t) => ({ name: t.name, tensor: tf.tensor(t.data, t.shape) })));
+  if (c.optimizer.length) await optimizer.setWeights(c.optimizer.map((t) => ({ name: toLiveOptimizerName(model, t.name), tensor: tf.tensor(t.data, t.shape) })));
 }

@@ -1,24 +1,10 @@
 import { jest } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { scenario } from './session-scenario.js';
 
 /**
  * The training loop, run in a plain Node process (see fixtures/session-scenarios.mjs for why) on a
  * tiny data set whose label needs both the image and a clinical feature.
  */
-const script = fileURLToPath(new URL('./fixtures/session-scenarios.mjs', import.meta.url));
-
-function scenario<T = any>(name: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [script, name], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`${name} failed: ${err.message}\n${stderr}`));
-      const marker = stdout.lastIndexOf('@@RESULT@@');
-      if (marker < 0) return reject(new Error(`${name} printed no result:\n${stdout}\n${stderr}`));
-      resolve(JSON.parse(stdout.slice(marker + '@@RESULT@@'.length)) as T);
-    });
-  });
-}
-
 jest.setTimeout(120_000);
 
 describe('runTrainingSession', () => {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { fitStandardization, numericColumns, readClinicalValues, writeStandardizedRow, type ClinicalValues, type Standardization } from './clinical-matrix.js';
 import { columnIndex, findDatasetCsv, readCsvTable, type CsvTable } from './csv-table.js';
+import { buildVocabularies, vocabularyLookups, writeCategoryRow, type CategoricalColumn } from './categorical-columns.js';
 import { DatasetError } from './dataset-error.js';
 import { readImageFile } from './image-file.js';
 import { writeImageTensor } from './image-layout.js';
@@ -14,6 +15,11 @@ export interface DatasetReadOptions {
   splitColumn: string;
   /** Default: every numeric column except the image, label, split and id (`case_id`, `id`) columns. */
   clinicalColumns?: string[];
+  /**
+   * Columns read as categories: each gets a vocabulary from the training split (index 0 = missing
+   * or unseen). They are never numeric clinical columns. Default: none.
+   */
+  categoricalColumns?: string[];
   /** Images are resized to imageSize x imageSize. */
   imageSize: number;
   imageChannels: 1 | 3;
@@ -28,6 +34,8 @@ export interface Split {
   clinical: Float32Array;
   /** N x F, 1 where the value was present, 0 where it was missing. */
   clinicalMask: Float32Array;
+  /** N x C category indices of the categorical columns (0 = missing or unseen in training). */
+  categorical: Int32Array;
   labels: Int32Array;
   count: number;
 }
@@ -42,6 +50,10 @@ export interface LoadedDataset {
   /** Per clinical column, in raw units: what a model's inputs must be standardised with at inference. */
   clinicalMean: number[];
   clinicalStd: number[];
+  /** The categorical columns, in the order of Split.categorical's columns. */
+  categoricalColumns: string[];
+  /** Per categorical column, its training vocabulary: category index k + 1 is values[k]. */
+  categoricalVocabularies: string[][];
 }
 
 const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
@@ -63,7 +75,10 @@ export async function loadDataset(dataPath: string, opts: DatasetReadOptions): P
   const reserved = new Set([opts.imageColumn, opts.labelColumn, opts.splitColumn]);
   const leaked = opts.clinicalColumns?.find((c) => reserved.has(c));
   if (leaked) throw new RangeError(`clinicalColumns must not include the image, label or split column ("${leaked}")`);
-  const clinicalColumns = opts.clinicalColumns ?? numericColumns(table, new Set([...reserved, ...ID_COLUMNS]));
+  const categoricalNames = opts.categoricalColumns ?? [];
+  const misplaced = categoricalNames.find((c) => reserved.has(c) || opts.clinicalColumns?.includes(c));
+  if (misplaced) throw new RangeError(`categoricalColumns must not include the image, label or split column or a clinicalColumns entry ("${misplaced}")`);
+  const clinicalColumns = opts.clinicalColumns ?? numericColumns(table, new Set([...reserved, ...ID_COLUMNS, ...categoricalNames]));
   const clinical = readClinicalValues(table, clinicalColumns.map((name) => ({ name, index: columnIndex(table, name) })));
   const rawLabels = table.rows.map((r) => ({ value: r.cells[labelCol] ?? '', line: r.line }));
   const labels = encodeLabels(rawLabels, table.file, opts.labelColumn);
@@ -73,9 +88,10 @@ export async function loadDataset(dataPath: string, opts: DatasetReadOptions): P
     throw new DatasetError('SPLIT_EMPTY', 'has no row whose split is "train"; a model needs training rows', { file: table.file, column: opts.splitColumn });
   }
   const standardization = fitStandardization(clinical, rowsBySplit.train);
+  const categorical = buildVocabularies(table, categoricalNames.map((name) => ({ name, index: columnIndex(table, name) })), rowsBySplit.train);
 
   const idCol = table.header.findIndex((h) => ID_COLUMNS.includes(h));
-  const context: SplitContext = { dataPath, table, opts, imageCol, idCol, labelOfRow, clinical, standardization };
+  const context: SplitContext = { dataPath, table, opts, imageCol, idCol, labelOfRow, clinical, standardization, categorical, lookups: vocabularyLookups(categorical) };
   return {
     train: await buildSplit(context, rowsBySplit.train),
     val: await buildSplit(context, rowsBySplit.val),
@@ -85,6 +101,8 @@ export async function loadDataset(dataPath: string, opts: DatasetReadOptions): P
     classNames: labels.classNames,
     clinicalMean: standardization.mean,
     clinicalStd: standardization.std,
+    categoricalColumns: categorical.map((c) => c.name),
+    categoricalVocabularies: categorical.map((c) => c.values),
   };
 }
 
@@ -108,6 +126,8 @@ interface SplitContext {
   labelOfRow: Int32Array;
   clinical: ClinicalValues;
   standardization: Standardization;
+  categorical: CategoricalColumn[];
+  lookups: Map<string, number>[];
 }
 
 async function buildSplit(ctx: SplitContext, rows: number[]): Promise<Split> {
@@ -120,6 +140,7 @@ async function buildSplit(ctx: SplitContext, rows: number[]): Promise<Split> {
     images: new Float32Array(rows.length * pixels),
     clinical: new Float32Array(rows.length * F),
     clinicalMask: new Float32Array(rows.length * F),
+    categorical: new Int32Array(rows.length * ctx.categorical.length),
     labels: new Int32Array(rows.length),
     count: rows.length,
   };
@@ -130,6 +151,7 @@ async function buildSplit(ctx: SplitContext, rows: number[]): Promise<Split> {
       const k = start + b;
       writeImageTensor(images[b]!, opts.imageSize, opts.imageChannels, split.images, k * pixels);
       writeStandardizedRow(ctx.clinical, i, ctx.standardization, split.clinical, split.clinicalMask, k * F);
+      writeCategoryRow(table, ctx.categorical, ctx.lookups, i, split.categorical, k * ctx.categorical.length);
       split.labels[k] = ctx.labelOfRow[i]!;
     });
   }

@@ -1,3 +1,4 @@
+export * from './categorical-columns.js';
 export * from './dataset-error.js';
 export * from './dataset-loader.js';
 export * from './dataset-registration.js';
