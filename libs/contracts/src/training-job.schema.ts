@@ -24,6 +24,12 @@ export type ImageBackbone = (typeof IMAGE_BACKBONES)[number];
 /** `late`, `image_only` and `clinical_only` are baselines to compare real fusion against. */
 export const FUSION_TYPES = ['concatenate', 'gated', 'attention', 'cross_attention', 'bilinear', 'late', 'image_only', 'clinical_only'] as const;
 export type FusionType = (typeof FUSION_TYPES)[number];
+/** How several images of a case are joined into one image embedding (docs/models.md, multi-view). */
+export const VIEW_AGGREGATIONS = ['mean', 'max', 'attention', 'learned_weight'] as const;
+export type ViewAggregation = (typeof VIEW_AGGREGATIONS)[number];
+/** `mask`: BCE of a spatial attention map against region masks; `cam`: MSE of the normalised class activation map against them. */
+export const ATTENTION_SUPERVISION_TYPES = ['mask', 'cam'] as const;
+export type AttentionSupervisionType = (typeof ATTENTION_SUPERVISION_TYPES)[number];
 
 export const modelConfigSchema = z.strictObject({
   backbone: z.enum(IMAGE_BACKBONES).default('small_cnn'),
@@ -73,7 +79,33 @@ export const modelConfigSchema = z.strictObject({
    * by weight name and shape; every image-backbone weight must be there (docs/models.md).
    */
   weightsPath: z.string().min(1).max(4096).optional(),
+  /**
+   * Images per case (dataConfig.viewColumns, one column each) through one shared backbone, joined by
+   * `aggregation` over the views present. count 1 = one image per case (dataConfig.imageColumn).
+   */
+  views: z
+    .strictObject({
+      count: z.int().min(1, { message: 'views.count must be at least 1' }).max(16, { message: 'views.count must be at most 16' }).default(1),
+      aggregation: z.enum(VIEW_AGGREGATIONS).default('mean'),
+    })
+    .default({ count: 1, aggregation: 'mean' }),
+  /**
+   * An auxiliary loss aligning the image branch's spatial map with per-image region masks
+   * (dataConfig.maskColumn): total = classification loss + weight x attention loss. Unset = off.
+   */
+  attentionSupervision: z
+    .strictObject({
+      type: z.enum(ATTENTION_SUPERVISION_TYPES),
+      weight: z.number().min(0, { message: 'attentionSupervision.weight must be at least 0' }).max(100, { message: 'attentionSupervision.weight must be at most 100' }).default(0.5),
+    })
+    .optional(),
 }).superRefine((m, ctx) => {
+  if (m.attentionSupervision && m.backbone === 'vit_tiny') {
+    ctx.addIssue({ code: 'custom', path: ['attentionSupervision'], message: 'attentionSupervision needs a convolutional backbone (a spatial feature map); vit_tiny has none' });
+  }
+  if (m.attentionSupervision && m.views.count > 1) {
+    ctx.addIssue({ code: 'custom', path: ['attentionSupervision'], message: 'attentionSupervision works with one image per case; it is not available with views.count > 1 yet' });
+  }
   if (m.patchSize === undefined) return;
   if (m.backbone !== 'vit_tiny') ctx.addIssue({ code: 'custom', path: ['patchSize'], message: `patchSize applies to backbone "vit_tiny" only, not "${m.backbone}"` });
   else if (m.patchSize > m.imageSize) ctx.addIssue({ code: 'custom', path: ['patchSize'], message: `patchSize ${m.patchSize} is larger than imageSize ${m.imageSize}` });
@@ -91,7 +123,17 @@ export const dataConfigSchema = z.strictObject({
    * never numeric clinical columns. Unset = none.
    */
   categoricalColumns: z.array(z.string().min(1).max(200)).max(1024).optional(),
+  /**
+   * Multi-view data: one image-path column per view (modelConfig.views.count of them), used instead
+   * of imageColumn. An empty cell is a missing view (masked out), never a dropped row.
+   */
+  viewColumns: z.array(z.string().min(1).max(200)).min(2, { message: 'viewColumns needs at least 2 columns (leave it out for one image per case)' }).max(16).optional(),
+  /** A per-row region-mask image path (white = region), for attention supervision; an empty cell = no mask for that row. */
+  maskColumn: z.string().min(1).max(200).optional(),
 }).superRefine((d, ctx) => {
+  d.viewColumns?.forEach((c, i) => {
+    if (d.viewColumns!.indexOf(c) !== i) ctx.addIssue({ code: 'custom', path: ['viewColumns', i], message: `"${c}" is named twice in viewColumns` });
+  });
   const numeric = new Set(d.clinicalColumns ?? []);
   d.categoricalColumns?.forEach((c, i) => {
     if (numeric.has(c)) ctx.addIssue({ code: 'custom', path: ['categoricalColumns', i], message: `"${c}" is also in clinicalColumns; a column is either numeric or categorical` });
@@ -176,6 +218,20 @@ export const createTrainingJobSchema = z.strictObject({
   modelConfig: modelConfigSchema.default(modelConfigSchema.parse({})),
   dataConfig: dataConfigSchema,
   trainingConfig: trainingConfigSchema,
+}).superRefine((j, ctx) => {
+  // The model's view count and attention supervision must match the columns the data provides.
+  const views = j.modelConfig.views.count;
+  const columns = j.dataConfig.viewColumns?.length ?? 1;
+  if (views !== columns) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['dataConfig', 'viewColumns'],
+      message: `modelConfig.views.count is ${views} but dataConfig ${j.dataConfig.viewColumns ? `names ${columns} viewColumns` : 'has no viewColumns (one image per case)'}`,
+    });
+  }
+  if (j.modelConfig.attentionSupervision && !j.dataConfig.maskColumn) {
+    ctx.addIssue({ code: 'custom', path: ['dataConfig', 'maskColumn'], message: 'modelConfig.attentionSupervision needs dataConfig.maskColumn (the region-mask image column)' });
+  }
 });
 export type CreateTrainingJob = z.infer<typeof createTrainingJobSchema>;
 

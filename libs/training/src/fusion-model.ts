@@ -4,6 +4,8 @@ import type { Tf } from './compute-backend.js';
 import { buildImageBackbone } from './backbones/index.js';
 import { buildClinicalEncoder } from './clinical-encoder.js';
 import { FUSION_STRATEGIES, type FusionContext } from './fusion/index.js';
+import { attentionSupervisionHead } from './attention-supervision/attention-head.js';
+import { buildMultiViewBranch } from './multiview/multiview-branch.js';
 
 export interface FusionModelInputs {
   numClinical: number;
@@ -22,19 +24,49 @@ export interface FusionModelInputs {
  * late-fusion strategy that predicts by itself, a softmax classifier on the fused representation.
  */
 export function buildFusionModel(tf: Tf, cfg: ModelConfig, inputs: FusionModelInputs): LayersModel {
+  return buildFusionNetwork(tf, cfg, inputs).model;
+}
+
+export interface FusionNetwork {
+  /** The model to train, evaluate and save: inputs -> class probabilities. */
+  model: LayersModel;
+  /**
+   * With `cfg.attentionSupervision`, the same layers with a second output, the supervised map (the
+   * spatial attention map for `mask`, the class activation maps for `cam`); the training step runs
+   * this one. Undefined without attention supervision.
+   */
+  supervised?: LayersModel;
+}
+
+/**
+ * buildFusionModel's network, plus the training view attention supervision needs. With
+ * `cfg.views.count` > 1 the image branch takes `image_views` (B x V x H x W x C) and `view_mask`
+ * (B x V) instead of `image`, runs every view through the one backbone and aggregates (multiview/).
+ */
+export function buildFusionNetwork(tf: Tf, cfg: ModelConfig, inputs: FusionModelInputs): FusionNetwork {
   let seed = inputs.seed;
   const nextSeed = () => seed++;
   const init = () => tf.initializers.glorotUniform({ seed: nextSeed() });
-  const image = tf.input({ shape: [cfg.imageSize, cfg.imageSize, cfg.imageChannels], name: 'image' });
   const clinical = tf.input({ shape: [inputs.numClinical * 2], name: 'clinical' });
   const cardinalities = inputs.categoricalCardinalities ?? [];
   // A third input only when there are categorical columns, so models without them keep two inputs.
   const categorical = cardinalities.length ? tf.input({ shape: [cardinalities.length], dtype: 'int32', name: 'clinical_categorical' }) : undefined;
 
-  const x = buildImageBackbone({ tf, cfg, input: image, init, nextSeed });
-  const v = tf.layers
-    .dense({ units: cfg.imageFeatureSize, activation: 'relu', kernelInitializer: init(), name: 'image_features' })
-    .apply(x) as SymbolicTensor;
+  const supervision = cfg.attentionSupervision ? attentionSupervisionHead(tf, cfg.attentionSupervision.type, cfg.numClasses, nextSeed) : undefined;
+  const embed = (input: SymbolicTensor): SymbolicTensor => {
+    const x = buildImageBackbone({ tf, cfg, input, init, nextSeed, featureMapHook: supervision?.hook });
+    return tf.layers.dense({ units: cfg.imageFeatureSize, activation: 'relu', kernelInitializer: init(), name: 'image_features' }).apply(x) as SymbolicTensor;
+  };
+  const imageShape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.imageChannels];
+  let imageInputs: SymbolicTensor[];
+  let v: SymbolicTensor;
+  if (cfg.views.count > 1) {
+    ({ inputs: imageInputs, v } = buildMultiViewBranch({ tf, views: cfg.views.count, aggregation: cfg.views.aggregation, imageShape, embed, nextSeed }));
+  } else {
+    const image = tf.input({ shape: imageShape, name: 'image' });
+    imageInputs = [image];
+    v = embed(image);
+  }
   const t = buildClinicalEncoder({ tf, cfg, numeric: clinical, categorical, cardinalities, init, nextSeed });
 
   const ctx: FusionContext = { tf, cfg, v, t, init, nextSeed };
@@ -43,5 +75,10 @@ export function buildFusionModel(tf: Tf, cfg: ModelConfig, inputs: FusionModelIn
     fused.kind === 'probabilities'
       ? fused.output
       : (tf.layers.dense({ units: cfg.numClasses, activation: 'softmax', kernelInitializer: init(), name: 'classifier' }).apply(fused.output) as SymbolicTensor);
-  return tf.model({ inputs: categorical ? [image, clinical, categorical] : [image, clinical], outputs: out, name: `fusion_${cfg.backbone}_${cfg.fusion}` });
+  const modelInputs = categorical ? [...imageInputs, clinical, categorical] : [...imageInputs, clinical];
+  const name = `fusion_${cfg.backbone}_${cfg.fusion}`;
+  const model = tf.model({ inputs: modelInputs, outputs: out, name });
+  // Shares every layer (and so every weight) with `model`; only the output list differs.
+  const supervised = supervision ? tf.model({ inputs: modelInputs, outputs: [out, supervision.map()], name: `${name}_supervised` }) : undefined;
+  return { model, supervised };
 }

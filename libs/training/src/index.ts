@@ -16,3 +16,5 @@ export * from './recompute.js';
 export * from './backbones/index.js';
 export * from './initial-weights.js';
 export * from './model-cost.js';
+export * from './multiview/index.js';
+export * from './attention-supervision/index.js';

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { drawLesionImage, LESION_BRIGHTNESS, LESION_RADIUS, sampleLesion, type Lesion } from './lesion-image.js';
+import { drawLesionAt, lesionMask, LESION_BRIGHTNESS, LESION_RADIUS, placeLesion, sampleLesion, type Lesion } from './lesion-image.js';
 import { encodeGrayPng } from './png-codec.js';
-import { seededRandom } from './seeded-random.js';
+import { mixSeed, seededRandom, type SeededRandom } from './seeded-random.js';
 import { formatClinicalValue, isRiskFactor, sampleClinicalLatents, SYNTHETIC_CLINICAL_COLUMNS, SYNTHETIC_RISK_FACTORS } from './synthetic-clinical.js';
 import { assignSplits, type SplitFractions } from './split-assignment.js';
 
@@ -14,6 +14,10 @@ const MISSING_RATE = 0.03;
  */
 const LABEL_NOISE_SD = 0.3;
 const GENERATOR = 'medfusion-synthetic-v1';
+/** With 2 views: share of cases whose second view cell is empty (only cases whose first view shows the lesion). */
+const MISSING_VIEW_RATE = 0.15;
+/** With masks: share of cases whose mask cell is empty, so loaders and losses meet rows without one. */
+const MISSING_MASK_RATE = 0.2;
 const MAX_CASES = 1_000_000;
 
 export interface SyntheticDatasetOptions {
@@ -25,6 +29,18 @@ export interface SyntheticDatasetOptions {
   imageSize?: number;
   /** Fractions of cases per split (default 0.7 / 0.15 / 0.15), summing to 1. */
   splits?: SplitFractions;
+  /**
+   * 2: a second view per case (column `view_2`, images `images/case_00001_v2.png`): the same lesion
+   * at another place, shown in both views (half the cases), only the first (a quarter) or only the
+   * second (a quarter; the first view is then lesion-free background); 15% of the cases that show it
+   * in the first view have an empty `view_2` cell. Default 1: no second view.
+   */
+  views?: 1 | 2;
+  /**
+   * Write the first view's lesion mask per case (column `mask`, `masks/case_00001.png`, 255 inside
+   * the disc; all 0 when the first view has no lesion), with 20% of the cells left empty.
+   */
+  masks?: boolean;
 }
 
 /** The counts of `POST /datasets` (registerDatasetSchema), plus what a loader needs to know. */
@@ -63,19 +79,24 @@ export async function generateSyntheticDataset(opts: SyntheticDatasetOptions): P
   // Splits are drawn first, from the same stream: every case's content depends on the seed alone.
   const { splitOf, sizes } = assignSplits(rng, n, fractions);
   await mkdir(join(opts.outDir, 'images'), { recursive: true });
+  if (opts.masks) await mkdir(join(opts.outDir, 'masks'), { recursive: true });
+  const twoViews = opts.views === 2;
+  // Second views and masks draw from their own stream, so the main stream (and with it every label,
+  // clinical value and first image that does show its lesion) is the one the default set draws.
+  const extra = seededRandom(mixSeed(opts.seed, 0x76696577));
 
-  const lines = [['case_id', 'image', 'label', 'split', ...SYNTHETIC_CLINICAL_COLUMNS].join(',')];
+  const lines = [['case_id', 'image', 'label', 'split', ...(twoViews ? ['view_2'] : []), ...(opts.masks ? ['mask'] : []), ...SYNTHETIC_CLINICAL_COLUMNS].join(',')];
   const classDistribution = { '0': 0, '1': 0 };
   for (let i = 0; i < n; i++) {
     const id = `case_${String(i + 1).padStart(5, '0')}`;
     const lesion = sampleLesion(rng);
-    await writeFile(join(opts.outDir, 'images', `${id}.png`), encodeGrayPng(drawLesionImage(rng, size, lesion), size, size));
+    const extraCells = await writeCaseImages(opts.outDir, id, rng, extra, size, lesion, twoViews, !!opts.masks);
     const clinical = sampleClinicalLatents(rng);
     const clinicalScore = (clinical.crp + clinical.ldl) / Math.SQRT2;
     const label = imageScore(lesion) + clinicalScore + LABEL_NOISE_SD * rng.normal() > 0 ? 1 : 0;
     classDistribution[label === 1 ? '1' : '0']++;
     const cells = SYNTHETIC_CLINICAL_COLUMNS.map((c) => (!isRiskFactor(c) && rng.next() < MISSING_RATE ? '' : formatClinicalValue(c, clinical[c])));
-    lines.push([id, `images/${id}.png`, label, splitOf[i], ...cells].join(','));
+    lines.push([id, `images/${id}.png`, label, splitOf[i], ...extraCells, ...cells].join(','));
   }
   await writeFile(join(opts.outDir, 'clinical.csv'), `${lines.join('\n')}\n`);
 
@@ -98,9 +119,40 @@ export async function generateSyntheticDataset(opts: SyntheticDatasetOptions): P
     riskFactors: SYNTHETIC_RISK_FACTORS,
     labelNoiseSd: LABEL_NOISE_SD,
     missingRate: MISSING_RATE,
+    ...(twoViews ? { views: 2, missingViewRate: MISSING_VIEW_RATE } : {}),
+    ...(opts.masks ? { masks: true, missingMaskRate: MISSING_MASK_RATE } : {}),
   };
   await writeFile(join(opts.outDir, 'dataset.json'), `${JSON.stringify({ generator: GENERATOR, params, stats }, null, 2)}\n`);
   return stats;
+}
+
+/**
+ * A case's images: the first view (drawn from the main stream exactly as drawLesionImage does, then replaced by
+ * background when the lesion shows only in the second view), the second view and the mask; returns
+ * the `view_2` and `mask` cells.
+ */
+async function writeCaseImages(outDir: string, id: string, rng: SeededRandom, extra: SeededRandom, size: number, lesion: Lesion, twoViews: boolean, masks: boolean): Promise<string[]> {
+  const at = placeLesion(rng, size, lesion);
+  let first = drawLesionAt(rng, size, lesion, at);
+  const u = extra.next();
+  const shows = !twoViews ? 'first' : u < 0.5 ? 'both' : u < 0.75 ? 'first' : 'second';
+  if (shows === 'second') first = drawLesionAt(extra, size, { ...lesion, brightness: 0 }, at);
+  await writeFile(join(outDir, 'images', `${id}.png`), encodeGrayPng(first, size, size));
+  const cells: string[] = [];
+  if (twoViews) {
+    const secondAt = placeLesion(extra, size, lesion);
+    const second = drawLesionAt(extra, size, shows === 'first' ? { ...lesion, brightness: 0 } : lesion, secondAt);
+    const missing = shows !== 'second' && extra.next() < MISSING_VIEW_RATE;
+    if (!missing) await writeFile(join(outDir, 'images', `${id}_v2.png`), encodeGrayPng(second, size, size));
+    cells.push(missing ? '' : `images/${id}_v2.png`);
+  }
+  if (masks) {
+    const mask = shows === 'second' ? new Uint8Array(size * size) : lesionMask(size, at);
+    const missing = extra.next() < MISSING_MASK_RATE;
+    if (!missing) await writeFile(join(outDir, 'masks', `${id}.png`), encodeGrayPng(mask, size, size));
+    cells.push(missing ? '' : `masks/${id}.png`);
+  }
+  return cells;
 }
 
 /** z-scores of the lesion's radius and brightness (Uniform(a, b) has mean (a+b)/2, SD (b-a)/sqrt 12). */

@@ -27,6 +27,13 @@ export interface BackboneContext {
   init(): Initializer;
   /** The next seed of the model's sequence, for initializers and layers that take a seed. */
   nextSeed(): number;
+  /**
+   * Called with the last spatial feature map (batch x h x w x channels) right before the global
+   * pooling; the backbone pools what it returns. Attention supervision puts its spatial attention or
+   * class activation maps here. Unset: the map is pooled as it is. Backbones without a spatial map
+   * (ViT) never call it.
+   */
+  featureMapHook?(featureMap: SymbolicTensor): SymbolicTensor;
 }
 
 /** Builds an image backbone and returns its pooled features (batch x channels). */
@@ -140,6 +147,11 @@ export function add(ctx: BackboneContext, a: SymbolicTensor, b: SymbolicTensor, 
 
 export function globalAveragePool(ctx: BackboneContext, x: SymbolicTensor, name: string): SymbolicTensor {
   return ctx.tf.layers.globalAveragePooling2d({ name }).apply(x) as SymbolicTensor;
+}
+
+/** The backbone's final global pooling of its last feature map, through `ctx.featureMapHook` when set. */
+export function poolFeatureMap(ctx: BackboneContext, x: SymbolicTensor, name: string): SymbolicTensor {
+  return globalAveragePool(ctx, ctx.featureMapHook ? ctx.featureMapHook(x) : x, name);
 }
 
 /** Channels (last axis) of a symbolic tensor. */

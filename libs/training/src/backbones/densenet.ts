@@ -6,7 +6,7 @@ import {
   conv,
   convBn,
   earlyStrides,
-  globalAveragePool,
+  poolFeatureMap,
   scaledDepth,
   scaledWidth,
   type BackboneBuilder,
@@ -53,5 +53,5 @@ export const densenet121: BackboneBuilder = (ctx) => {
     if (b < BLOCKS.length - 1) x = transition(ctx, x, `${P}_transition${b + 1}`);
   });
   x = activation(ctx, batchNorm(ctx, x, `${P}_final_bn`), 'relu', `${P}_final_relu`);
-  return globalAveragePool(ctx, x, `${P}_gap`);
+  return poolFeatureMap(ctx, x, `${P}_gap`);
 };

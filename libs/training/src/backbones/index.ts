@@ -38,8 +38,13 @@ export function backboneOptions(cfg: ModelConfig): BackboneOptions {
 
 /** Builds `cfg.backbone` on `input` and returns its pooled features (batch x channels). */
 export function buildImageBackbone(ctx: Omit<BackboneContext, 'options'> & { cfg: ModelConfig }): SymbolicTensor {
-  const { cfg, ...rest } = ctx;
-  return IMAGE_BACKBONE_BUILDERS[cfg.backbone]({ ...rest, options: backboneOptions(cfg) });
+  const { cfg, featureMapHook, ...rest } = ctx;
+  if (!featureMapHook) return IMAGE_BACKBONE_BUILDERS[cfg.backbone]({ ...rest, options: backboneOptions(cfg) });
+  let called = false;
+  const hook = (map: SymbolicTensor) => ((called = true), featureMapHook(map));
+  const features = IMAGE_BACKBONE_BUILDERS[cfg.backbone]({ ...rest, featureMapHook: hook, options: backboneOptions(cfg) });
+  if (!called) throw new Error(`backbone "${cfg.backbone}" has no spatial feature map, so it cannot take attention supervision; use a convolutional backbone`);
+  return features;
 }
 
 /** The backbone alone as a model (image -> pooled features), for cost tables and inspection. */

@@ -9,6 +9,7 @@ import {
   depthwiseConv,
   earlyStrides,
   globalAveragePool,
+  poolFeatureMap,
   scaledDepth,
   scaledWidth,
   type Activation,
@@ -82,5 +83,5 @@ export function invertedResidualNetwork(ctx: BackboneContext, net: InvertedResid
     for (let b = 0; b < scaledDepth(st.n, depth); b++) x = block(ctx, x, net, st, out, b === 0 ? firstStride : 1, `${P}_stage${s + 1}_block${b + 1}`);
   });
   x = convBn(ctx, x, { filters: net.headChannels, kernel: 1, name: `${P}_head_conv` }, net.activation);
-  return globalAveragePool(ctx, x, `${P}_gap`);
+  return poolFeatureMap(ctx, x, `${P}_gap`);
 }

@@ -6,7 +6,7 @@ import {
   conv,
   convBn,
   earlyStrides,
-  globalAveragePool,
+  poolFeatureMap,
   scaledDepth,
   scaledWidth,
   batchNorm,
@@ -46,7 +46,7 @@ function resnet(blocksPerStage: readonly number[]): BackboneBuilder {
         x = basicBlock(ctx, x, filters, b === 0 && s > 0 ? 2 : 1, `${P}_stage${s + 1}_block${b + 1}`);
       }
     });
-    return globalAveragePool(ctx, x, `${P}_gap`);
+    return poolFeatureMap(ctx, x, `${P}_gap`);
   };
 }
 

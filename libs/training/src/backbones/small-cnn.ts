@@ -1,5 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs';
-import type { BackboneBuilder } from './backbone-context.js';
+import { poolFeatureMap, type BackboneBuilder } from './backbone-context.js';
 
 /**
  * `small_cnn`: average-pool to about 32 px, then per `convFilters` entry a 3x3 convolution + ReLU +
@@ -18,5 +18,5 @@ export const smallCnn: BackboneBuilder = (ctx) => {
       .apply(x) as SymbolicTensor;
     x = tf.layers.maxPooling2d({ poolSize: 2, name: `image_pool${i + 1}` }).apply(x) as SymbolicTensor;
   });
-  return tf.layers.globalAveragePooling2d({ name: 'image_gap' }).apply(x) as SymbolicTensor;
+  return poolFeatureMap(ctx, x, 'image_gap');
 };

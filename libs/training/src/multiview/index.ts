@@ -1,0 +1,3 @@
+export * from './multiview-branch.js';
+export * from './view-layers.js';
+export * from './view-math.js';
