@@ -30,7 +30,7 @@ export async function createGatewayApp(env: Env, logger: Logger): Promise<INestA
     bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
-  app.use(jsonBodyMiddleware(env.BODY_LIMIT_BYTES));
+  app.use(jsonBodyMiddleware(env.BODY_LIMIT_BYTES, [`/${API_PREFIX}/datasets/upload`]));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },

@@ -275,6 +275,7 @@ describe('CRUD over REST', () => {
       'get /api/v1/models/{id}',
       'delete /api/v1/models/{id}',
       'post /api/v1/datasets',
+      'post /api/v1/datasets/upload',
       'get /api/v1/datasets',
       'get /api/v1/datasets/{id}',
       'delete /api/v1/datasets/{id}',

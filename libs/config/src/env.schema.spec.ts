@@ -8,6 +8,7 @@ describe('loadEnv', () => {
     expect(env.GATEWAY_PORT).toBe(3000);
     expect(env.BODY_LIMIT_BYTES).toBe(1024 * 1024);
     expect(env.DB_MIGRATE_ON_START).toBe(true);
+    expect([env.DATASET_UPLOAD_LIMIT_BYTES, env.DATASET_EXTRACTED_LIMIT_BYTES, env.DATASET_MAX_ENTRIES]).toEqual([2 * 1024 ** 3, 8 * 1024 ** 3, 200_000]);
   });
 
   it('coerces numbers and booleans and treats empty strings as unset', () => {

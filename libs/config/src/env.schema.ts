@@ -33,6 +33,12 @@ export const envSchema = z.object({
   /** An admin API key created at start if absent (at least 32 characters). */
   BOOTSTRAP_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   ARTIFACTS_DIR: z.string().min(1).default('./var/artifacts'),
+  /** Largest dataset archive `POST /datasets/upload` accepts (413 above it); streamed to disk, never held in memory. */
+  DATASET_UPLOAD_LIMIT_BYTES: z.coerce.number().int().min(1024).max(2 ** 50).default(2 * 1024 ** 3),
+  /** Most bytes an uploaded archive may unpack to (stops zip and tar bombs; 413 above it). */
+  DATASET_EXTRACTED_LIMIT_BYTES: z.coerce.number().int().min(1024).max(2 ** 50).default(8 * 1024 ** 3),
+  /** Most entries (files and folders) an uploaded archive may hold. */
+  DATASET_MAX_ENTRIES: z.coerce.number().int().min(1).max(10_000_000).default(200_000),
   /** Training jobs one gpu-worker runs at once: one per GPU it may use (CUDA_VISIBLE_DEVICES). */
   GPU_WORKER_DEVICES: z.coerce.number().int().min(1).max(64).default(1),
   /**

@@ -104,3 +104,12 @@ export const uploadDatasetFieldsSchema = z.strictObject({
     .optional(),
 });
 export type UploadDatasetFields = z.infer<typeof uploadDatasetFieldsSchema>;
+
+/**
+ * An upload as the gateway holds it once the archive is on disk: the text fields plus the archive's
+ * size and SHA-256 (which make the archive part of the request's identity for Idempotency-Key).
+ */
+export const storedDatasetUploadSchema = uploadDatasetFieldsSchema.extend({
+  file: z.strictObject({ size: z.int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+});
+export type StoredDatasetUpload = z.infer<typeof storedDatasetUploadSchema>;

@@ -4,11 +4,13 @@ import { ApiError, type FieldIssue } from './api-error.js';
 
 /**
  * JSON bodies only, up to `limitBytes`. Parser failures become API errors naming `body`, instead of
- * express's HTML error pages.
+ * express's HTML error pages. The `multipartPaths` routes take multipart/form-data instead, which
+ * their own interceptor streams (uploads), so it is left unread here.
  */
-export function jsonBodyMiddleware(limitBytes: number): RequestHandler {
+export function jsonBodyMiddleware(limitBytes: number, multipartPaths: readonly string[] = []): RequestHandler {
   const parse = express.json({ limit: limitBytes, strict: true });
   return (req: Request, res: Response, next: NextFunction) => {
+    if (multipartPaths.includes(req.path) && req.is('multipart/form-data')) return next();
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && !req.is('application/json')) {
       return next(

@@ -1,12 +1,23 @@
-import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { paginationQuerySchema, registerDatasetSchema, type PaginationQuery, type RegisterDataset } from '@medfusion/contracts';
+import { Controller, Delete, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  paginationQuerySchema,
+  registerDatasetSchema,
+  storedDatasetUploadSchema,
+  uploadDatasetFieldsSchema,
+  type PaginationQuery,
+  type RegisterDataset,
+  type StoredDatasetUpload,
+} from '@medfusion/contracts';
 import type { Principal } from '@medfusion/domain';
 import { CurrentPrincipal, Writers } from '../auth/auth.decorators.js';
-import { ApiZodBody, ApiZodQuery } from '../common/openapi.js';
+import { ApiZodBody, ApiZodQuery, openApiSchema } from '../common/openapi.js';
 import { IdParam, ValidBody, ValidQuery } from '../common/validated.decorators.js';
 import { IDEMPOTENCY_HEADER_DOC } from '../idempotency/idempotency.docs.js';
+import { ARCHIVE_FIELD, ArchiveUploadGuard, type UploadRequest } from './archive-upload.guard.js';
 import { DatasetsService } from './datasets.service.js';
+
+const uploadFields = openApiSchema(uploadDatasetFieldsSchema) as { properties: Record<string, unknown>; required?: string[] };
 
 @ApiTags('datasets')
 @ApiBearerAuth()
@@ -21,6 +32,30 @@ export class DatasetsController {
   @ApiZodBody(registerDatasetSchema)
   register(@ValidBody(registerDatasetSchema) body: RegisterDataset, @CurrentPrincipal() p: Principal) {
     return this.datasets.register(body, p);
+  }
+
+  @Post('upload')
+  @Writers()
+  @UseGuards(ArchiveUploadGuard)
+  @ApiOperation({
+    summary: 'Upload a dataset archive (.zip, .tar.gz/.tgz or .tar): unpacked, validated by loading it, and registered with its statistics.',
+    description:
+      'The archive holds the CSV (clinical.csv, or its only .csv) and the PNG, JPEG or DICOM images it names, at the top level or inside one top folder. ' +
+      'Larger than DATASET_UPLOAD_LIMIT_BYTES, or unpacking to more than DATASET_EXTRACTED_LIMIT_BYTES or DATASET_MAX_ENTRIES: 413. ' +
+      'Unsafe entries (.., absolute paths, links, devices): 400 naming the entry. A data set that does not load: 422 naming the file, line and column. ' +
+      'With Idempotency-Key, a retry with the same archive (by SHA-256) and fields returns the first response; another archive under the same key is a 422.',
+  })
+  @ApiHeader(IDEMPOTENCY_HEADER_DOC)
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: [ARCHIVE_FIELD, ...(uploadFields.required ?? [])],
+      properties: { [ARCHIVE_FIELD]: { type: 'string', format: 'binary', description: 'the archive' }, ...uploadFields.properties },
+    } as never,
+  })
+  upload(@Req() req: UploadRequest, @ValidBody(storedDatasetUploadSchema) fields: StoredDatasetUpload, @CurrentPrincipal() p: Principal) {
+    return this.datasets.upload({ path: req.file.path, size: req.file.size }, fields, p);
   }
 
   @Get()
@@ -39,7 +74,7 @@ export class DatasetsController {
   @Delete(':id')
   @HttpCode(204)
   @Writers()
-  @ApiOperation({ summary: 'Delete a dataset record (not its files); 409 while training jobs use it.' })
+  @ApiOperation({ summary: 'Delete a dataset record (and, for an uploaded one, its unpacked files); 409 while training jobs use it.' })
   async remove(@IdParam() id: string, @CurrentPrincipal() p: Principal): Promise<void> {
     await this.datasets.remove(id, p);
   }

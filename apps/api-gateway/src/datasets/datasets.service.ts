@@ -1,24 +1,41 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
+import { isAbsolute, relative } from 'node:path';
 import { DataSource, type Repository } from 'typeorm';
-import type { RegisterDataset } from '@medfusion/contracts';
+import { LocalArtifactStore, type ArtifactStore } from '@medfusion/artifacts';
+import type { RegisterDataset, UploadDatasetFields } from '@medfusion/contracts';
 import type { Principal } from '@medfusion/domain';
+import type { ArchiveLimits } from '@medfusion/fusion';
 import { DatasetEntity, TrainingJobEntity } from '@medfusion/persistence';
 import { assertMayChange } from '../auth/forbidden.js';
 import { ApiError } from '../common/api-error.js';
 import { Catalogue } from '../common/catalogue.js';
+import { GatewayConfig } from '../infrastructure/gateway-config.js';
+import { createUploadedDataset, uploadedDatasetKey } from './dataset-upload.js';
 
 @Injectable()
 export class DatasetsService extends Catalogue<DatasetEntity> {
   private readonly datasets: Repository<DatasetEntity>;
+  private readonly store: ArtifactStore;
+  private readonly archiveLimits: ArchiveLimits;
 
-  constructor(private readonly ds: DataSource) {
+  constructor(
+    private readonly ds: DataSource,
+    config: GatewayConfig,
+  ) {
     super(ds.getRepository(DatasetEntity), 'dataset');
     this.datasets = ds.getRepository(DatasetEntity);
+    this.store = new LocalArtifactStore(config.env.ARTIFACTS_DIR);
+    this.archiveLimits = { maxEntries: config.env.DATASET_MAX_ENTRIES, maxExtractedBytes: config.env.DATASET_EXTRACTED_LIMIT_BYTES };
   }
 
   /** Registers a dataset folder that the workers can read; the gateway does not read it. */
   register(input: RegisterDataset, p: Principal): Promise<DatasetEntity> {
     return this.datasets.save(this.datasets.create({ ...input, classDistribution: input.classDistribution ?? null, createdBy: p.owner }));
+  }
+
+  /** Unpacks, validates and registers an uploaded archive (see createUploadedDataset). */
+  upload(archive: { path: string; size: number }, fields: UploadDatasetFields, p: Principal): Promise<DatasetEntity> {
+    return createUploadedDataset(archive, fields, p, { store: this.store, limits: this.archiveLimits, datasets: this.datasets });
   }
 
   /**
@@ -33,6 +50,11 @@ export class DatasetsService extends Catalogue<DatasetEntity> {
         { field: 'id', message: 'dataset in use' },
       ]);
     }
-    return super.remove(id, p);
+    const row = await super.remove(id, p);
+    // An uploaded dataset's files belong to the platform and go with its row; a registered path is the user's.
+    const key = uploadedDatasetKey(row.id);
+    const inside = relative(this.store.locate(key), row.dataPath);
+    if (!inside.startsWith('..') && !isAbsolute(inside)) await this.store.delete(key);
+    return row;
   }
 }

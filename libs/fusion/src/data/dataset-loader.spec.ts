@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatasetError } from './dataset-error.js';
 import { loadDataset, type DatasetReadOptions } from './dataset-loader.js';
+import { TRANSFER_SYNTAX, writeDicom } from '@medfusion/testing';
+import { encodeJpeg } from './jpeg-codec.js';
 import { encodeGrayPng } from './png-codec.js';
 import { SYNTHETIC_CLINICAL_COLUMNS } from './synthetic-clinical.js';
 import { generateSyntheticDataset } from './synthetic-dataset.js';
@@ -115,6 +117,19 @@ describe('loadDataset on hand-made data', () => {
     await expect(loadDataset(handMade(SMALL), { ...read, clinicalColumns: ['age', 'label'] })).rejects.toThrow(/must not include .*"label"/);
   });
 
+  it('reads PNG, JPEG and DICOM images side by side and reports each one\'s format and size', async () => {
+    const lines = SMALL.map((l) => l.replace('img/b.png', 'img/b.jpg').replace('img/c.png', 'img/c.dcm'));
+    const grey = (v: number, w: number, h: number) => Uint8Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : v));
+    // CT-like DICOM: stored 1064 - 1024 = 40 HU, the centre of its 40/400 window -> grey 128.
+    const dicom = writeDicom({ rows: 2, columns: 3, pixels: new Array(6).fill(1064), bitsAllocated: 16, pixelRepresentation: 1, rescaleIntercept: -1024, windowCenter: 40, windowWidth: 400 });
+    const dir = handMade(lines, { 'img/b.jpg': encodeJpeg(grey(200, 8, 8), 8, 8, 100), 'img/c.dcm': dicom });
+    const seen: unknown[] = [];
+    const d = await loadDataset(dir, { ...read, imageSize: 2, onImage: (img, line) => seen.push([line, img.format, img.width, img.height]) });
+    expect(Math.abs(d.train.images[4]! * 255 - 200)).toBeLessThanOrEqual(2);
+    expect(d.val.images[0]! * 255).toBeCloseTo(128, 3);
+    expect(seen.sort()).toEqual([[2, 'png', 4, 4], [3, 'jpeg', 8, 8], [4, 'dicom', 3, 2], [5, 'png', 4, 4]]);
+  });
+
   it('takes the only .csv when there is no clinical.csv', async () => {
     const dir = handMade(SMALL);
     writeFileSync(join(dir, 'patients.csv'), readFileSync(join(dir, 'clinical.csv')));
@@ -158,14 +173,42 @@ describe('loadDataset errors name the file, line and column', () => {
     expect(err.message).toBe(`${join(dir, 'clinical.csv')}, line 4, column "image": image ${join(dir, 'img/c.png')} does not exist`);
   });
 
-  it('an image that cannot be decoded, and a JPEG', async () => {
+  it('an image that cannot be decoded: a truncated PNG, a truncated JPEG, a compressed DICOM', async () => {
     const png = encodeGrayPng(new Uint8Array(16), 4, 4);
     const broken = await loadError(handMade(SMALL, { 'img/b.png': png.subarray(0, 40) }));
     expect(broken).toMatchObject({ code: 'IMAGE_UNDECODABLE', row: 3, column: 'image' });
     expect(broken.message).toMatch(/img\/b\.png cannot be decoded/);
-    const jpeg = await loadError(handMade(SMALL.map((l) => l.replace('img/d.png', 'img/d.jpg')), { 'img/d.jpg': Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]) }));
-    expect(jpeg).toMatchObject({ code: 'IMAGE_UNSUPPORTED', row: 5, column: 'image' });
-    expect(jpeg.message).toMatch(/img\/d\.jpg is a JPEG; only PNG images are supported yet/);
+    const jpegBytes = encodeJpeg(new Uint8Array(64).fill(255), 4, 4).subarray(0, 20);
+    const jpeg = await loadError(handMade(SMALL.map((l) => l.replace('img/d.png', 'img/d.jpg')), { 'img/d.jpg': jpegBytes }));
+    expect(jpeg).toMatchObject({ code: 'IMAGE_UNDECODABLE', row: 5, column: 'image' });
+    expect(jpeg.message).toMatch(/img\/d\.jpg cannot be decoded as JPEG/);
+    const dicomBytes = writeDicom({ rows: 4, columns: 4, pixels: new Array(16).fill(0), bitsAllocated: 8, transferSyntax: TRANSFER_SYNTAX.rle });
+    const dicom = await loadError(handMade(SMALL.map((l) => l.replace('img/c.png', 'img/c.dcm')), { 'img/c.dcm': dicomBytes }));
+    expect(dicom).toMatchObject({ code: 'IMAGE_UNSUPPORTED', row: 4, column: 'image' });
+    expect(dicom.message).toMatch(/line 4, column "image": DICOM file .*img\/c\.dcm uses the compressed transfer syntax 1\.2\.840\.10008\.1\.2\.5 \(RLE Lossless\)/);
+  });
+
+  it('a missing JPEG or DICOM file', async () => {
+    const lines = SMALL.map((l) => l.replace('img/b.png', 'img/b.jpg').replace('img/c.png', 'img/c.dcm'));
+    const jpeg = await loadError(handMade(lines, { 'img/b.jpg': null }));
+    expect(jpeg).toMatchObject({ code: 'IMAGE_NOT_FOUND', row: 3, column: 'image', message: expect.stringMatching(/img\/b\.jpg does not exist$/) });
+    const dicom = await loadError(handMade(lines, { 'img/c.dcm': null }));
+    expect(dicom).toMatchObject({ code: 'IMAGE_NOT_FOUND', row: 4, column: 'image', message: expect.stringMatching(/img\/c\.dcm does not exist$/) });
+  });
+
+  it('an image path outside the folder, when the folder is untrusted', async () => {
+    const dir = handMade(SMALL);
+    writeFileSync(join(dir, 'clinical.csv'), readFileSync(join(dir, 'clinical.csv'), 'utf8').replace('img/c.png', '../elsewhere.png'));
+    const err = await loadError(dir, { imagesInsideFolder: true });
+    expect(err).toMatchObject({ code: 'IMAGE_OUTSIDE_DATASET', row: 4, column: 'image' });
+    expect(err.message).toMatch(/line 4, column "image": image path "\.\.\/elsewhere\.png" leads outside the data set folder/);
+  });
+
+  it('a label outside the given class names', async () => {
+    const named = SMALL.map((l, i) => (i === 0 ? l : l.replace(/,([01]),/, (_m, y: string) => (y === '1' ? ',malignant,' : ',benign,')))).map((l, i) => (i === 3 ? l.replace('malignant', 'malgnant') : l));
+    const err = await loadError(handMade(named), { classNames: ['benign', 'malignant'] });
+    expect(err).toMatchObject({ code: 'LABEL_INVALID', row: 4, column: 'label' });
+    expect(err.message).toMatch(/line 4, column "label": unknown label "malgnant" \(the classes are benign, malignant\)/);
   });
 
   it('an empty train split', async () => {

@@ -1,9 +1,10 @@
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { fitStandardization, numericColumns, readClinicalValues, writeStandardizedRow, type ClinicalValues, type Standardization } from './clinical-matrix.js';
 import { columnIndex, findDatasetCsv, readCsvTable, type CsvTable } from './csv-table.js';
 import { buildVocabularies, vocabularyLookups, writeCategoryRow, type CategoricalColumn } from './categorical-columns.js';
 import { DatasetError } from './dataset-error.js';
-import { readImageFile } from './image-file.js';
+import type { DicomWindow } from './dicom-codec.js';
+import { readImageFile, type ImageFile } from './image-file.js';
 import { writeImageTensor } from './image-layout.js';
 import { encodeLabels } from './label-encoding.js';
 import type { DecodedImage } from './png-codec.js';
@@ -23,6 +24,17 @@ export interface DatasetReadOptions {
   /** Images are resized to imageSize x imageSize. */
   imageSize: number;
   imageChannels: 1 | 3;
+  /** The class names in class-index order; a label outside them is an error on its row. Default: inferred (see encodeLabels). */
+  classNames?: string[];
+  /** DICOM images without their own WindowCenter/WindowWidth use this window (else their min..max). */
+  dicomWindow?: DicomWindow;
+  /**
+   * Refuse image paths that leave the data set folder (absolute, or with `..`): set for folders from
+   * an untrusted source, such as an uploaded archive, so its CSV cannot make the reader open other files.
+   */
+  imagesInsideFolder?: boolean;
+  /** Called once per row with its decoded image's format and size (for statistics). */
+  onImage?: (image: Pick<ImageFile, 'format' | 'width' | 'height'>, line: number) => void;
 }
 
 /** One split as flat typed arrays, ready to be turned into tensors; rows keep the CSV's order. */
@@ -63,7 +75,7 @@ const READ_CONCURRENCY = 16;
 
 /**
  * Reads a data set folder: one CSV (`clinical.csv`, or the only `.csv` there) with an image path
- * (relative to the folder), a label, a split (train/val/test) and clinical columns, and the PNG
+ * (relative to the folder), a label, a split (train/val/test) and clinical columns, and the PNG, JPEG or DICOM
  * images it names. Every problem is a DatasetError naming the file, CSV line and column to fix.
  */
 export async function loadDataset(dataPath: string, opts: DatasetReadOptions): Promise<LoadedDataset> {
@@ -81,7 +93,7 @@ export async function loadDataset(dataPath: string, opts: DatasetReadOptions): P
   const clinicalColumns = opts.clinicalColumns ?? numericColumns(table, new Set([...reserved, ...ID_COLUMNS, ...categoricalNames]));
   const clinical = readClinicalValues(table, clinicalColumns.map((name) => ({ name, index: columnIndex(table, name) })));
   const rawLabels = table.rows.map((r) => ({ value: r.cells[labelCol] ?? '', line: r.line }));
-  const labels = encodeLabels(rawLabels, table.file, opts.labelColumn);
+  const labels = encodeLabels(rawLabels, table.file, opts.labelColumn, opts.classNames);
   const labelOfRow = Int32Array.from(rawLabels, (r) => labels.indexOf(r.value));
   const rowsBySplit = groupBySplit(table, splitCol, opts.splitColumn);
   if (rowsBySplit.train.length === 0) {
@@ -160,6 +172,7 @@ async function buildSplit(ctx: SplitContext, rows: number[]): Promise<Split> {
 
 /** Reads a batch concurrently but reports the first failing row in CSV order, as a sequential read would. */
 async function readImagesInOrder(ctx: SplitContext, rows: number[]): Promise<DecodedImage[]> {
+  const { dataPath, opts } = ctx;
   const results = await Promise.allSettled(
     rows.map((i) => {
       const row = ctx.table.rows[i]!;
@@ -167,11 +180,17 @@ async function readImagesInOrder(ctx: SplitContext, rows: number[]): Promise<Dec
       const path = row.cells[ctx.imageCol] ?? '';
       if (path === '') return Promise.reject(new DatasetError('IMAGE_NOT_FOUND', 'the image path is empty', at));
       // resolve: a relative path is relative to the data set folder; an absolute one is kept.
-      return readImageFile(resolve(ctx.dataPath, path), at);
+      const full = resolve(dataPath, path);
+      const inside = relative(resolve(dataPath), full);
+      if (opts.imagesInsideFolder && (inside.startsWith('..') || isAbsolute(inside))) {
+        return Promise.reject(new DatasetError('IMAGE_OUTSIDE_DATASET', `image path "${path}" leads outside the data set folder; use a path relative to it`, at));
+      }
+      return readImageFile(full, at, { dicomWindow: opts.dicomWindow });
     }),
   );
-  return results.map((r) => {
+  return results.map((r, b) => {
     if (r.status === 'rejected') throw r.reason;
+    opts.onImage?.(r.value, ctx.table.rows[rows[b]!]!.line);
     return r.value;
   });
 }
