@@ -42,6 +42,11 @@ export class SeededDropout extends tfjs.layers.Layer {
     this.step = step;
   }
 
+  /** The step the next training call will use. */
+  get currentStep(): number {
+    return this.step;
+  }
+
   override call(inputs: Tensor | Tensor[], kwargs: { training?: boolean }): Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (!kwargs['training'] || this.rate === 0) return tfjs.clone(x);
@@ -158,7 +163,14 @@ export function buildClinicalEncoder(e: ClinicalEncoderInputs): SymbolicTensor {
   return x;
 }
 
-/** Points every seeded dropout layer of a model at a step, so its masks depend on the step alone. */
+/**
+ * Points every seeded dropout layer of a model at a step, so its masks depend on the step alone;
+ * looks inside wrapper layers that hold their own (`inner`, as RecomputeBlock).
+ */
 export function setDropoutStep(model: { layers: unknown[] }, step: number): void {
-  for (const layer of model.layers) if (layer instanceof SeededDropout) layer.setStep(step);
+  for (const layer of model.layers) {
+    if (layer instanceof SeededDropout) layer.setStep(step);
+    const inner = (layer as { inner?: unknown }).inner;
+    if (Array.isArray(inner)) setDropoutStep({ layers: inner }, step);
+  }
 }
