@@ -5,23 +5,12 @@
 // Usage: npm run build && node bench/recompute-memory.mjs [--blocks 8] [--batch 4] [--size 32] [--channels 16]
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { recomputed } from '../libs/training/dist/index.js';
+import { residualStack } from '../libs/training/test/fixtures/residual-stack.mjs';
 
 const { values } = parseArgs({ options: { blocks: { type: 'string', default: '8' }, batch: { type: 'string', default: '4' }, size: { type: 'string', default: '32' }, channels: { type: 'string', default: '16' } } });
 const [D, B, S, C] = [values.blocks, values.batch, values.size, values.channels].map(Number);
 await tf.setBackend('cpu');
-const weights = Array.from({ length: D }, (_, i) => [0, 1].map((k) => tf.variable(tf.randomNormal([3, 3, C, C], 0, 0.1, 'float32', 2 * i + k), true)));
-const all = weights.flat();
-const x = tf.randomNormal([B, S, S, C], 0, 1, 'float32', 99);
-const block = (h, a, b) => tf.add(h, tf.conv2d(tf.relu(tf.conv2d(h, a, 1, 'same')), b, 1, 'same'));
-const gradients = (withRecompute) => () => {
-  const { value, grads } = tf.variableGrads(() => {
-    let h = x;
-    for (const [a, b] of weights) h = withRecompute ? recomputed(tf, block, h, [a, b]) : block(h, a, b);
-    return tf.mean(tf.square(h));
-  }, all);
-  return [value, ...all.map((v) => grads[v.name])];
-};
+const { gradients } = residualStack(tf, { blocks: D, batch: B, size: S, channels: C });
 
 console.log(`${D} residual blocks, batch ${B}, ${S} x ${S} x ${C}, pure-JS cpu backend`);
 console.log('mode        peak_MB  kernels  seconds');
