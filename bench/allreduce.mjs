@@ -190,25 +190,38 @@ async function measureGrpcPair(sizes, iters, bucketBytes) {
   const peers = [0, 1].map(() => fork(self, ['grpc-pair']));
   try {
     const ports = await Promise.all(peers.map((p) => next(p, 'ready').then((m) => m.port)));
-    const done = peers.map((p) => next(p, 'done'));
-    peers.forEach((p, i) => p.send({ other: ports[1 - i], sizes, iters, bucketBytes }));
-    const results = await Promise.all(done);
-    return new Map(sizes.map((s, i) => [s, median(results[0].seconds[i].map((_, k) => Math.max(results[0].seconds[i][k], results[1].seconds[i][k])))]));
+    const configured = peers.map((p) => next(p, 'configured'));
+    peers.forEach((p, i) => p.send({ other: ports[1 - i], bucketBytes, sizes }));
+    await Promise.all(configured);
+    const seconds = new Map();
+    for (const sizeMb of sizes) {
+      const times = [];
+      // Both sides start each transfer together (the parent says go), so the two directions overlap as in a ring.
+      for (let k = -1; k < iterationsFor(sizeMb, iters); k++) {
+        const done = peers.map((p) => next(p, 'pulled'));
+        peers.forEach((p) => p.send({ sizeMb }));
+        const t = Math.max(...(await Promise.all(done)).map((m) => m.seconds));
+        if (k >= 0) times.push(t);
+      }
+      seconds.set(sizeMb, median(times));
+    }
+    return seconds;
   } finally {
     for (const p of peers) p.kill();
   }
 }
 
-// Each side serves a stream of `size` bytes (in bucket-sized messages) and pulls the other's at the same time.
+// Each side serves a stream of the requested size (in bucket-sized messages) and pulls the other's at the same time.
 async function runGrpcPair() {
   const grpc = await import('@grpc/grpc-js');
   const ident = (b) => b;
   const method = { path: '/bench.Pair/Pull', requestStream: false, responseStream: true, requestSerialize: ident, requestDeserialize: ident, responseSerialize: ident, responseDeserialize: ident };
-  let src = Buffer.alloc(0);
   let bucket = 0;
+  const sources = new Map();
   const server = new grpc.Server({ 'grpc.max_send_message_length': -1 });
   server.addService({ Pull: method }, {
     Pull: (call) => {
+      const src = sources.get(call.request.readUInt32LE(0));
       let off = 0;
       const pump = () => {
         while (off < src.length) {
@@ -223,28 +236,26 @@ async function runGrpcPair() {
   });
   const port = await new Promise((r) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => r(p)));
   process.send({ type: 'ready', port });
-  const { other, sizes, iters, bucketBytes } = await new Promise((r) => process.once('message', r));
-  bucket = bucketBytes;
-  const client = new grpc.Client(`127.0.0.1:${other}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': 64 * MiB });
-  const pull = () =>
-    new Promise((resolve, reject) => {
-      const call = client.makeServerStreamRequest(method.path, ident, ident, Buffer.alloc(0), new grpc.Metadata());
+  let client;
+  // One listener from the start: the first message configures, the next ones are transfers (a
+  // listener added after an await could miss a message delivered in the same tick).
+  process.on('message', async (m) => {
+    if (!client) {
+      bucket = m.bucketBytes;
+      for (const sizeMb of m.sizes) sources.set(sizeMb, Buffer.alloc(sizeMb * MiB, 1));
+      client = new grpc.Client(`127.0.0.1:${m.other}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': 64 * MiB });
+      process.send({ type: 'configured' });
+      return;
+    }
+    const request = Buffer.alloc(4);
+    request.writeUInt32LE(m.sizeMb);
+    const t0 = performance.now();
+    await new Promise((resolve, reject) => {
+      const call = client.makeServerStreamRequest(method.path, ident, ident, request, new grpc.Metadata());
       call.on('data', () => {});
       call.on('end', resolve);
       call.on('error', reject);
     });
-  const seconds = [];
-  for (const sizeMb of sizes) {
-    src = Buffer.alloc(sizeMb * MiB, 1);
-    await pull();
-    const times = [];
-    for (let k = 0; k < iterationsFor(sizeMb, iters); k++) {
-      await new Promise((r) => setTimeout(r, 20)); // let the peer finish serving the previous round
-      const t0 = performance.now();
-      await pull();
-      times.push((performance.now() - t0) / 1000);
-    }
-    seconds.push(times);
-  }
-  process.send({ type: 'done', seconds });
+    process.send({ type: 'pulled', seconds: (performance.now() - t0) / 1000 });
+  });
 }

@@ -31,6 +31,8 @@ export class CollectiveGroup {
   private seq = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private broken?: CollectiveError;
+  /** Aborts the call in progress, if any (close() fails it with CLOSED). */
+  private current?: AbortController;
   private readonly mailbox = new PullMailbox();
   private readonly plans = new Map<string, RingPlan>();
   private readonly predecessorHello: { promise: Promise<void>; resolve: () => void };
@@ -146,6 +148,7 @@ export class CollectiveGroup {
   async close(): Promise<void> {
     const closed = new CollectiveError('CLOSED', 'close() was called', { rank: this.rank, operation: 'allReduce' });
     this.broken ??= closed;
+    this.current?.abort(closed);
     this.mailbox.fail(this.broken);
     // A join that failed on one side must not keep waiting (and keep the process alive) on the other.
     this.predecessorHello.resolve();
@@ -167,6 +170,8 @@ export class CollectiveGroup {
         });
       }
       if (!this.predecessor || !this.successor) return; // a group of one: the mean is the buffer
+      const controller = new AbortController();
+      this.current = controller;
       try {
         await runRingCall({
           jobId: this.options.jobId,
@@ -180,12 +185,15 @@ export class CollectiveGroup {
           predecessor: this.predecessor,
           successor: this.successor,
           mailbox: this.mailbox,
+          signal: controller.signal,
         });
       } catch (error) {
         const failure = error instanceof CollectiveError ? error : new CollectiveError('PROTOCOL_VIOLATION', String(error), { rank: this.rank, operation, seq, cause: error });
         this.broken ??= failure;
         this.mailbox.fail(failure);
         throw failure;
+      } finally {
+        if (this.current === controller) this.current = undefined;
       }
     };
     const result = this.queue.then(run, run);

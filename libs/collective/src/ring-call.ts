@@ -23,6 +23,8 @@ export interface RingCallArgs {
   predecessor: CollectivePeerRef & { client: PeerClient };
   successor: CollectivePeerRef;
   mailbox: PullMailbox;
+  /** Aborting fails the call at once with the signal's reason (a CollectiveError), e.g. on close(). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -49,6 +51,8 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
     const inbound: ClientReadableStream<RingChunk> = args.predecessor.client.pull({ jobId: args.jobId, rank, seq, elements: buffer.length, op: args.op }, args.deadline + GRPC_DEADLINE_GRACE_MS);
     const taking = args.mailbox.take(seq);
     const timer = setTimeout(() => fail(deadlineError()), Math.max(0, args.deadline - Date.now()));
+    const onAbort = () => fail(args.signal?.reason instanceof CollectiveError ? args.signal.reason : new CollectiveError('CLOSED', 'the call was aborted', context(succ)));
+    args.signal?.addEventListener('abort', onAbort, { once: true });
 
     function deadlineError(): CollectiveError {
       const within = `within the ${args.deadlineMs} ms deadline`;
@@ -64,6 +68,7 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
       if (settled || !reduction.receivedAll || !outboundFinished) return;
       settled = true;
       clearTimeout(timer);
+      args.signal?.removeEventListener('abort', onAbort);
       args.mailbox.complete(seq);
       resolve();
     }
@@ -72,6 +77,7 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      args.signal?.removeEventListener('abort', onAbort);
       taking.cancel();
       inbound.cancel();
       if (outbound && !outboundFinished) outbound.emit('error', statusFor(error.code, error.message));

@@ -155,6 +155,23 @@ describe('CollectiveGroup (in process)', () => {
     }
   });
 
+  it('close() fails the call in progress with CLOSED at once, and the neighbour\'s next call with PEER_LEFT', async () => {
+    const groups = await startGroup(2);
+    try {
+      // Rank 1 makes no call, so rank 0's call is still waiting when it closes.
+      const pending = groups[0]!.allReduceMean(new Float32Array(100));
+      await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      await groups[0]!.close();
+      await expect(pending).rejects.toMatchObject({ code: 'CLOSED' });
+      expect(Date.now() - started).toBeLessThan(2000);
+      await expect(groups[0]!.allReduceMean(new Float32Array(4))).rejects.toMatchObject({ code: 'CLOSED' });
+      await expect(groups[1]!.allReduceMean(new Float32Array(100))).rejects.toMatchObject({ code: 'PEER_LEFT', peer: { rank: 0 } });
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
   it('a token mismatch is refused with UNAUTHENTICATED on both sides of the ring link', async () => {
     const servers = await Promise.all([0, 1].map(() => RankServer.listen({ host: '127.0.0.1', port: 0 })));
     const peers = servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
