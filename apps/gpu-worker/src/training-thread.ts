@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     splitColumn: input.dataConfig.splitColumn,
     clinicalColumns: input.dataConfig.clinicalColumns,
     categoricalColumns: input.dataConfig.categoricalColumns,
+    dicomWindow: input.dataConfig.dicomWindow,
     imageSize: input.modelConfig.imageSize,
     imageChannels: input.modelConfig.imageChannels,
   });

@@ -130,6 +130,11 @@ export const dataConfigSchema = z.strictObject({
   viewColumns: z.array(z.string().min(1).max(200)).min(2, { message: 'viewColumns needs at least 2 columns (leave it out for one image per case)' }).max(16).optional(),
   /** A per-row region-mask image path (white = region), for attention supervision; an empty cell = no mask for that row. */
   maskColumn: z.string().min(1).max(200).optional(),
+  /**
+   * DICOM images only: the window (in modality units after rescale, e.g. Hounsfield units) for files
+   * without their own WindowCenter/WindowWidth; unset = each such image's min..max.
+   */
+  dicomWindow: z.strictObject({ center: z.number(), width: z.number().min(1, { message: 'a DICOM window is at least 1 wide' }) }).optional(),
 }).superRefine((d, ctx) => {
   d.viewColumns?.forEach((c, i) => {
     if (d.viewColumns!.indexOf(c) !== i) ctx.addIssue({ code: 'custom', path: ['viewColumns', i], message: `"${c}" is named twice in viewColumns` });
