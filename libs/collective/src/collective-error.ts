@@ -12,7 +12,7 @@ export type CollectiveErrorCode =
   | 'GROUP_BROKEN'
   | 'CLOSED';
 
-export type CollectiveOperation = 'join' | 'allReduce' | 'barrier' | 'broadcast' | 'register' | 'serve';
+export type CollectiveOperation = 'join' | 'allReduce' | 'barrier' | 'broadcast' | 'register';
 
 export interface CollectivePeerRef {
   rank: number;

@@ -33,6 +33,8 @@ export class PeerClient {
       // A separate connection per PeerClient: the predecessor's data stream does not share a
       // connection (and its flow-control window) with control calls to the same process.
       'grpc.use_local_subchannel_pool': 1,
+      // A collective call is never retried behind the caller's back: a repeated Pull would ask
+      // for a call's data twice. Failures surface as CollectiveErrors instead.
       'grpc.enable_retries': 0,
     });
   }

@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import { CollectiveError, CollectiveGroup, RankServer, type JoinOptions } from '@medfusion/collective';
+import { freePort } from './free-port.js';
 
 /**
  * Ranks of one group inside this process, on 127.0.0.1 with ephemeral ports: all-reduce results
@@ -14,15 +14,6 @@ async function startGroup(worldSize: number, overrides: (rank: number) => Partia
   return Promise.all(
     servers.map((server, rank) => CollectiveGroup.join({ jobId: 'job-1', rank, worldSize, peers, token: TOKEN, server, deadlineMs: 10_000, joinTimeoutMs: 10_000, bucketBytes: 64, ...overrides(rank) })),
   );
-}
-
-/** A port nothing listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 function randomBuffer(n: number, seed: number): Float32Array {
@@ -189,7 +180,7 @@ describe('CollectiveGroup (in process)', () => {
 
   it('a rank that never starts makes join fail with PEER_UNREACHABLE naming it and its address', async () => {
     const servers = await Promise.all([0, 1].map(() => RankServer.listen({ host: '127.0.0.1', port: 0 })));
-    const missing = await deadPort();
+    const missing = await freePort();
     const peers = [...servers.map((s) => ({ host: '127.0.0.1', port: s.port })), { host: '127.0.0.1', port: missing }];
     const started = Date.now();
     const results = await settle(servers.map((server, rank) => CollectiveGroup.join({ jobId: 'job-3', rank, worldSize: 3, peers, token: TOKEN, server, joinTimeoutMs: 1000 })));

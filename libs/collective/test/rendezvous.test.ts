@@ -1,15 +1,7 @@
-import { createServer } from 'node:net';
 import { CollectiveError, joinFromEnv, parseCollectiveEnv, type CollectiveGroup } from '@medfusion/collective';
+import { freePort } from './free-port.js';
 
 /** Ranks that find each other through the master (MASTER_ADDR/MASTER_PORT/WORLD_SIZE/RANK), in this process. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 const baseEnv = (masterPort: number, worldSize: number) => ({
   WORLD_SIZE: String(worldSize),
   MASTER_ADDR: '127.0.0.1',
