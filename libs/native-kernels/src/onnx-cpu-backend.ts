@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelFunc } from '@tensorflow/tfjs';
 import { BATCH_NORM_KERNELS } from './kernels/batch-norm-kernel.js';
+import { COMPARISON_KERNELS } from './kernels/comparison-kernels.js';
 import { CONV_KERNELS } from './kernels/conv-kernels.js';
 import { ADD_N_KERNEL, ELEMENTWISE_KERNELS } from './kernels/elementwise-kernels.js';
 import { withFallback, type NativeKernelDef } from './kernels/kernel-context.js';
+import { LAYOUT_KERNELS } from './kernels/layout-kernels.js';
 import { MATMUL_KERNELS } from './kernels/matmul-kernels.js';
 import { POOL_KERNELS } from './kernels/pool-kernels.js';
 import { REDUCTION_KERNELS } from './kernels/reduction-kernels.js';
@@ -22,6 +24,8 @@ export const NATIVE_KERNELS: readonly NativeKernelDef[] = [
   ...ELEMENTWISE_KERNELS,
   ADD_N_KERNEL,
   ...REDUCTION_KERNELS,
+  ...COMPARISON_KERNELS,
+  ...LAYOUT_KERNELS,
 ];
 
 let state: { runner: NativeRunner } | undefined;

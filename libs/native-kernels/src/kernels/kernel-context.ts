@@ -1,11 +1,11 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
-import type { OnnxGraph } from '../onnx/onnx-graph.js';
-import type { NativeRunner } from '../ort/native-runner.js';
+import type { OnnxElementType, OnnxGraph } from '../onnx/onnx-graph.js';
+import type { NativeArray, NativeDtype, NativeRunner } from '../ort/native-runner.js';
 
 /** The part of TF.js's pure-JS `cpu` backend the native kernels read and write. */
 export interface CpuBackendStorage {
   data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: NativeDtype, values: NativeArray): TensorInfo;
 }
 
 export interface NativeKernelArgs {
@@ -32,30 +32,39 @@ export const MIN_NATIVE_ELEMENTS = 4096;
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The float32 storage of a tensor, or undefined if it is not float32 (int, bool, complex, string). */
-export function floatValues(backend: CpuBackendStorage, t: TensorInfo): Float32Array | undefined {
-  if (t.dtype !== 'float32') return undefined;
+/** The storage of a float32, int32 or bool tensor, or undefined (complex, string, unexpected storage). */
+export function nativeValues(backend: CpuBackendStorage, t: TensorInfo): NativeArray | undefined {
   const v = backend.data.get(t.dataId).values;
-  return v instanceof Float32Array ? v : undefined;
+  if (t.dtype === 'float32') return v instanceof Float32Array ? v : undefined;
+  if (t.dtype === 'int32') return v instanceof Int32Array ? v : undefined;
+  if (t.dtype === 'bool') return v instanceof Uint8Array ? v : undefined;
+  return undefined;
 }
 
-/** Runs one graph on float32 tensors; undefined if any input is not float32 or empty. */
+/**
+ * Runs one graph; undefined if an input is empty or of another dtype than the graph declares
+ * (`inputDtypes`, float32 by default). Outputs are float32 unless `outputDtypes` says otherwise.
+ */
 export function runGraph(
   args: NativeKernelArgs,
   key: string,
   build: () => OnnxGraph,
   inputs: readonly TensorInfo[],
   outputShapes: readonly number[][],
+  outputDtypes: readonly NativeDtype[] = [],
+  inputDtypes: readonly NativeDtype[] = [],
 ): TensorInfo[] | undefined {
   const feeds = [];
-  for (const t of inputs) {
-    const data = floatValues(args.backend, t);
+  for (const [i, t] of inputs.entries()) {
+    if (t.dtype !== (inputDtypes[i] ?? 'float32')) return undefined;
+    const data = nativeValues(args.backend, t);
     if (!data || data.length === 0) return undefined;
-    feeds.push({ data, dims: t.shape });
+    feeds.push({ data, dims: t.shape, dtype: t.dtype as NativeDtype });
   }
   if (outputShapes.some((s) => sizeOf(s) === 0)) return undefined;
-  const outs = args.runner.run(key, build, feeds, outputShapes);
-  return outs.map((values, i) => args.backend.makeTensorInfo(outputShapes[i]!, 'float32', values));
+  const specs = outputShapes.map((dims, i) => ({ dims, dtype: outputDtypes[i] ?? 'float32' }));
+  const outs = args.runner.run(key, build, feeds, specs);
+  return outs.map((values, i) => args.backend.makeTensorInfo(outputShapes[i]!, specs[i]!.dtype, values));
 }
 
 /** Wraps a native kernel so calls it does not cover run the pure-JS kernel. */
@@ -72,8 +81,8 @@ export function withFallback(def: NativeKernelDef, jsKernel: KernelFunc, runner:
 }
 
 /** Graph input/output value descriptors named as NativeRunner expects (x0.., y0..). */
-export const gin = (i: number, dims: readonly number[]) => ({ name: `x${i}`, dims });
-export const gout = (i: number, dims: readonly number[]) => ({ name: `y${i}`, dims });
+export const gin = (i: number, dims: readonly number[], type: OnnxElementType = 'float32') => ({ name: `x${i}`, dims, type });
+export const gout = (i: number, dims: readonly number[], type: OnnxElementType = 'float32') => ({ name: `y${i}`, dims, type });
 
 export const NHWC_TO_NCHW = [0, 3, 1, 2];
 export const NCHW_TO_NHWC = [0, 2, 3, 1];

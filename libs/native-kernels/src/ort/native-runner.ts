@@ -2,9 +2,25 @@ import type { OnnxGraph } from '../onnx/onnx-graph.js';
 import { encodeOnnxModel } from '../onnx/onnx-graph.js';
 import { createSyncSession, ortTensor, type OrtTensorLike, type SyncSession } from './ort-sync-session.js';
 
+/** TF.js dtypes the native kernels read and write, with their storage (bool: one byte each). */
+export type NativeDtype = 'float32' | 'int32' | 'bool';
+export type NativeArray = Float32Array | Int32Array | Uint8Array;
+
 export interface NativeInput {
-  data: Float32Array;
+  data: NativeArray;
   dims: readonly number[];
+  dtype?: NativeDtype;
+}
+
+export interface NativeOutput {
+  dims: readonly number[];
+  dtype?: NativeDtype;
+}
+
+function allocate(dtype: NativeDtype, size: number): NativeArray {
+  if (dtype === 'int32') return new Int32Array(size);
+  if (dtype === 'bool') return new Uint8Array(size);
+  return new Float32Array(size);
 }
 
 /** Most sessions kept; a training run uses a few dozen (op, shape) pairs, a sweep of sizes more. */
@@ -48,17 +64,18 @@ export class NativeRunner {
   }
 
   /**
-   * Runs the graph for `key` (built on first use) on float32 inputs named x0, x1, ... and
-   * returns its float32 outputs y0, y1, ... with the given shapes.
+   * Runs the graph for `key` (built on first use) on inputs named x0, x1, ... and returns its
+   * outputs y0, y1, ... (float32 unless an output says otherwise).
    */
-  run(key: string, build: () => OnnxGraph, inputs: readonly NativeInput[], outputShapes: readonly (readonly number[])[]): Float32Array[] {
+  run(key: string, build: () => OnnxGraph, inputs: readonly NativeInput[], outputSpecs: readonly (readonly number[] | NativeOutput)[]): NativeArray[] {
     const session = this.session(key, build);
     const feeds: Record<string, OrtTensorLike> = {};
-    inputs.forEach((input, i) => (feeds[`x${i}`] = ortTensor('float32', input.data, input.dims)));
+    inputs.forEach((input, i) => (feeds[`x${i}`] = ortTensor(input.dtype ?? 'float32', input.data, input.dims)));
     const outputs: Record<string, OrtTensorLike> = {};
-    const arrays = outputShapes.map((shape, i) => {
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      outputs[`y${i}`] = ortTensor('float32', data, shape);
+    const arrays = outputSpecs.map((spec, i) => {
+      const { dims, dtype = 'float32' } = Array.isArray(spec) ? { dims: spec as readonly number[] } : (spec as NativeOutput);
+      const data = allocate(dtype, dims.reduce((a, b) => a * b, 1));
+      outputs[`y${i}`] = ortTensor(dtype, data, dims);
       return data;
     });
     try {

@@ -62,7 +62,7 @@ export interface SyncSession {
   dispose(): void;
 }
 
-export function ortTensor(type: 'float32' | 'int64' | 'int32', data: OrtTensorLike['data'], dims: readonly number[]): OrtTensorLike {
+export function ortTensor(type: 'float32' | 'int64' | 'int32' | 'bool', data: OrtTensorLike['data'], dims: readonly number[]): OrtTensorLike {
   return new (load().Tensor)(type, data, dims);
 }
 

@@ -1,0 +1,123 @@
+import { backend_util, slice_util, util, type TensorInfo } from '@tensorflow/tfjs';
+import type { OnnxGraph } from '../onnx/onnx-graph.js';
+import { gin, gout, MIN_NATIVE_ELEMENTS, runGraph, sizeOf, type NativeKernelDef } from './kernel-context.js';
+
+/**
+ * Data movement on float32 tensors: batch norm's gradient tiles its statistics, DenseNet
+ * concatenates feature maps (and splits the gradient back), ResNet pads. TF.js's JS versions
+ * index element by element through generic strided loops.
+ */
+
+const int64 = (name: string, values: readonly number[]) => ({ name, dims: [values.length], type: 'int64' as const, values });
+
+const tile: NativeKernelDef = {
+  kernelName: 'Tile',
+  impl: (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const reps = args.attrs.reps as number[];
+    const outShape = x.shape.map((d, i) => d * reps[i]!);
+    if (sizeOf(outShape) < MIN_NATIVE_ELEMENTS) return undefined;
+    const key = `Tile|${x.shape}|${reps}`;
+    const build = (): OnnxGraph => ({
+      inputs: [gin(0, x.shape)],
+      outputs: [gout(0, outShape)],
+      constants: [int64('reps', reps)],
+      nodes: [{ op: 'Tile', inputs: ['x0', 'reps'], outputs: ['y0'] }],
+    });
+    return runGraph(args, key, build, [x], [outShape])?.[0];
+  },
+};
+
+const transpose: NativeKernelDef = {
+  kernelName: 'Transpose',
+  impl: (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const perm = args.attrs.perm as number[];
+    if (sizeOf(x.shape) < MIN_NATIVE_ELEMENTS) return undefined;
+    const outShape = perm.map((p) => x.shape[p]!);
+    const key = `Transpose|${x.shape}|${perm}`;
+    const build = (): OnnxGraph => ({
+      inputs: [gin(0, x.shape)],
+      outputs: [gout(0, outShape)],
+      nodes: [{ op: 'Transpose', inputs: ['x0'], outputs: ['y0'], attrs: { perm } }],
+    });
+    return runGraph(args, key, build, [x], [outShape])?.[0];
+  },
+};
+
+const concat: NativeKernelDef = {
+  kernelName: 'Concat',
+  impl: (args) => {
+    const list = Object.values(args.inputs as Record<string, TensorInfo>);
+    const first = list[0];
+    if (!first || list.length < 2 || list.some((t) => sizeOf(t.shape) === 0 || t.shape.length !== first.shape.length)) return undefined;
+    const axis = util.parseAxisParam(args.attrs.axis as number, first.shape)[0]!;
+    const outShape = first.shape.map((d, i) => (i === axis ? list.reduce((n, t) => n + t.shape[axis]!, 0) : d));
+    if (sizeOf(outShape) < MIN_NATIVE_ELEMENTS) return undefined;
+    const key = `Concat|${list.map((t) => t.shape.join('x')).join(',')}|${axis}`;
+    const build = (): OnnxGraph => ({
+      inputs: list.map((t, i) => gin(i, t.shape)),
+      outputs: [gout(0, outShape)],
+      nodes: [{ op: 'Concat', inputs: list.map((_, i) => `x${i}`), outputs: ['y0'], attrs: { axis } }],
+    });
+    return runGraph(args, key, build, list, [outShape])?.[0];
+  },
+};
+
+const splitV: NativeKernelDef = {
+  kernelName: 'SplitV',
+  impl: (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if (sizeOf(x.shape) < MIN_NATIVE_ELEMENTS) return undefined;
+    const axis = util.parseAxisParam(args.attrs.axis as number, x.shape)[0]!;
+    const sizes = backend_util.prepareSplitSize(x as never, args.attrs.numOrSizeSplits as number | number[], axis);
+    if (sizes.some((s) => s === 0)) return undefined;
+    const shapes = sizes.map((s) => x.shape.map((d, i) => (i === axis ? s : d)));
+    const key = `SplitV|${x.shape}|${sizes}|${axis}`;
+    const build = (): OnnxGraph => ({
+      inputs: [gin(0, x.shape)],
+      outputs: shapes.map((s, i) => gout(i, s)),
+      constants: [int64('sizes', sizes)],
+      nodes: [{ op: 'Split', inputs: ['x0', 'sizes'], outputs: shapes.map((_, i) => `y${i}`), attrs: { axis } }],
+    });
+    return runGraph(args, key, build, [x], shapes);
+  },
+};
+
+const slice: NativeKernelDef = {
+  kernelName: 'Slice',
+  impl: (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const [begin, size] = slice_util.parseSliceParams(x as never, args.attrs.begin as number[], args.attrs.size as number[]);
+    if (sizeOf(size) < MIN_NATIVE_ELEMENTS) return undefined;
+    const key = `Slice|${x.shape}|${begin}|${size}`;
+    const build = (): OnnxGraph => ({
+      inputs: [gin(0, x.shape)],
+      outputs: [gout(0, size)],
+      constants: [int64('starts', begin), int64('ends', begin.map((b, i) => b + size[i]!)), int64('axes', begin.map((_, i) => i))],
+      nodes: [{ op: 'Slice', inputs: ['x0', 'starts', 'ends', 'axes'], outputs: ['y0'] }],
+    });
+    return runGraph(args, key, build, [x], [size])?.[0];
+  },
+};
+
+const padV2: NativeKernelDef = {
+  kernelName: 'PadV2',
+  impl: (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const paddings = args.attrs.paddings as Array<[number, number]>;
+    const value = (args.attrs.constantValue as number | undefined) ?? 0;
+    const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+    if (sizeOf(outShape) < MIN_NATIVE_ELEMENTS) return undefined;
+    const key = `PadV2|${x.shape}|${paddings}|${value}`;
+    const build = (): OnnxGraph => ({
+      inputs: [gin(0, x.shape)],
+      outputs: [gout(0, outShape)],
+      constants: [int64('pads', [...paddings.map((p) => p[0]), ...paddings.map((p) => p[1])]), { name: 'value', dims: [], type: 'float32', values: [value] }],
+      nodes: [{ op: 'Pad', inputs: ['x0', 'pads', 'value'], outputs: ['y0'], attrs: { mode: 'constant' } }],
+    });
+    return runGraph(args, key, build, [x], [outShape])?.[0];
+  },
+};
+
+export const LAYOUT_KERNELS: NativeKernelDef[] = [tile, transpose, concat, splitV, slice, padV2];
