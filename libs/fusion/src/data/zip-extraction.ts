@@ -79,12 +79,16 @@ async function unpackEntry(zip: ZipFile, entry: Entry, dest: string, budget: Ext
   }
 }
 
-/** yauzl's own file-name checks become ENTRY_UNSAFE naming the entry; anything else means a broken zip. */
+/** yauzl's own file-name checks (it runs them before we see the entry) get the same ArchiveError as ours; anything else means a broken zip. */
 function fromYauzl(err: Error): ArchiveError {
-  const m = /^(invalid characters in fileName|absolute path|invalid relative path): (.*)$/s.exec(err.message);
+  const m = /^(?:invalid characters in fileName|absolute path|invalid relative path): (.*)$/s.exec(err.message);
   if (m) {
-    const why = m[1] === 'absolute path' ? 'is an absolute path; entries must be relative to the archive' : m[1] === 'invalid relative path' ? 'contains ".." and would be written outside the data set folder' : 'has a backslash in its name; re-create the archive with "/" as the separator';
-    return new ArchiveError('ENTRY_UNSAFE', why, m[2]);
+    try {
+      safeEntryPath(m[1]!);
+    } catch (unsafe) {
+      if (unsafe instanceof ArchiveError) return unsafe;
+      throw unsafe;
+    }
   }
   return new ArchiveError('ARCHIVE_CORRUPT', `is not a readable zip archive: ${err.message}`);
 }
