@@ -1,8 +1,8 @@
 import * as tfjs from '@tensorflow/tfjs';
 import type { LayerVariable, SymbolicTensor, Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { ModelConfig } from '@medfusion/contracts';
-import { mixSeed } from '@medfusion/fusion';
 import type { Tf } from './compute-backend.js';
+import { SeededDropout } from './seeded-dropout.js';
 
 /**
  * Embedding width of a categorical column with `cardinality` indices (index 0 included): the
@@ -10,53 +10,6 @@ import type { Tf } from './compute-backend.js';
  */
 export function embeddingSizeFor(cardinality: number): number {
   return Math.max(1, Math.min(16, Math.ceil(1.6 * cardinality ** 0.56)));
-}
-
-interface SeededDropoutArgs {
-  rate: number;
-  seed: number;
-  name?: string;
-}
-
-/**
- * Dropout whose mask is a function of (seed, step). TF.js's own Dropout layer with a seed draws the
- * SAME mask on every call (its seed restarts the generator each time), and without a seed it is
- * not reproducible. The training loop sets the step before each micro-batch (setStep), so a run,
- * and a run resumed from a checkpoint, draws identical masks; the step also advances on every
- * training call for callers that do not set it. Inactive at inference.
- */
-export class SeededDropout extends tfjs.layers.Layer {
-  static readonly className = 'MedFusionSeededDropout';
-  readonly rate: number;
-  readonly seed: number;
-  private step = 0;
-
-  constructor(args: SeededDropoutArgs) {
-    super({ name: args.name });
-    if (!(args.rate >= 0 && args.rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${args.rate}`);
-    this.rate = args.rate;
-    this.seed = args.seed;
-  }
-
-  setStep(step: number): void {
-    this.step = step;
-  }
-
-  /** The step the next training call will use. */
-  get currentStep(): number {
-    return this.step;
-  }
-
-  override call(inputs: Tensor | Tensor[], kwargs: { training?: boolean }): Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    if (!kwargs['training'] || this.rate === 0) return tfjs.clone(x);
-    const seed = mixSeed(this.seed, this.step++);
-    return tfjs.dropout(x, this.rate, undefined, seed);
-  }
-
-  override getConfig(): tfjs.serialization.ConfigDict {
-    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
-  }
 }
 
 interface ColumnEmbeddingsArgs {
@@ -120,7 +73,6 @@ export class ColumnEmbeddings extends tfjs.layers.Layer {
   }
 }
 
-tfjs.serialization.registerClass(SeededDropout);
 tfjs.serialization.registerClass(ColumnEmbeddings);
 
 export interface ClinicalEncoderInputs {
@@ -161,16 +113,4 @@ export function buildClinicalEncoder(e: ClinicalEncoderInputs): SymbolicTensor {
     if (rate > 0) x = new SeededDropout({ rate, seed: e.nextSeed(), name: `${name}_dropout` }).apply(x) as SymbolicTensor;
   });
   return x;
-}
-
-/**
- * Points every seeded dropout layer of a model at a step, so its masks depend on the step alone;
- * looks inside wrapper layers that hold their own (`inner`, as RecomputeBlock).
- */
-export function setDropoutStep(model: { layers: unknown[] }, step: number): void {
-  for (const layer of model.layers) {
-    if (layer instanceof SeededDropout) layer.setStep(step);
-    const inner = (layer as { inner?: unknown }).inner;
-    if (Array.isArray(inner)) setDropoutStep({ layers: inner }, step);
-  }
 }

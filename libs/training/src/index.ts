@@ -8,6 +8,7 @@ export * from './epoch-order.js';
 export * from './fusion/index.js';
 export * from './classification-loss.js';
 export * from './clinical-encoder.js';
+export * from './seeded-dropout.js';
 export * from './lr-schedule.js';
 export * from './optimizers/adamw-optimizer.js';
 export * from './optimizers/optimizer-factory.js';

@@ -3,7 +3,7 @@ import type { LayerVariable, Tensor, Variable } from '@tensorflow/tfjs';
 
 type Layer = tfjs.layers.Layer;
 import type { Tf } from './compute-backend.js';
-import { SeededDropout } from './clinical-encoder.js';
+import { SeededDropout } from './seeded-dropout.js';
 
 /** A block as a function of its input and its weights. */
 export type RecomputableBlock = (x: Tensor, ...weights: Tensor[]) => Tensor;

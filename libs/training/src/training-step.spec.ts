@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs';
-import { SeededDropout } from './clinical-encoder.js';
+import { SeededDropout } from './seeded-dropout.js';
 import { clipGradients, globalNorm, GradientStep } from './training-step.js';
 
 beforeAll(async () => {

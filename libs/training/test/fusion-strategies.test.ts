@@ -36,7 +36,7 @@ function train(fusion: string): Promise<Result> {
 }
 
 const EXPECTED_LAYERS: Record<string, string[]> = {
-  concatenate: ['Concatenate', 'BatchNormalization', 'Dropout'],
+  concatenate: ['Concatenate', 'BatchNormalization', 'MedFusionSeededDropout'],
   gated: ['MedFusionGatedCombine'],
   attention: ['MedFusionClsToken', 'MedFusionMultiHeadAttention', 'LayerNormalization', 'MedFusionSelectToken'],
   cross_attention: ['MedFusionMultiHeadAttention', 'GlobalAveragePooling1D'],

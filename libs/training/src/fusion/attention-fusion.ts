@@ -1,6 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs';
 import { ClsToken, MultiHeadAttention, SelectToken } from './attention-layers.js';
-import { dense, type FusionContext, type FusionStrategy } from './fusion-context.js';
+import { dense, dropout, type FusionContext, type FusionStrategy } from './fusion-context.js';
 
 const HEADS = 4;
 
@@ -58,6 +58,6 @@ export const crossAttentionFusion: FusionStrategy = (ctx) => {
   const clinicalToImage = meanToken(ctx, attentionBlock(ctx, clin, img, 'fusion_c2i'), 'fusion_c2i');
   const joined = ctx.tf.layers.concatenate({ name: 'fusion_concat' }).apply([imageToClinical, clinicalToImage]) as SymbolicTensor;
   let out = dense(ctx, ctx.cfg.fusedSize, 'fusion_dense', 'relu').apply(joined) as SymbolicTensor;
-  if (ctx.cfg.dropout > 0) out = ctx.tf.layers.dropout({ rate: ctx.cfg.dropout, seed: ctx.nextSeed(), name: 'fusion_dropout' }).apply(out) as SymbolicTensor;
+  out = dropout(ctx, out, 'fusion_dropout');
   return { kind: 'fused', output: out };
 };

@@ -3,6 +3,7 @@ import type { SymbolicTensor, initializers } from '@tensorflow/tfjs';
 type Initializer = ReturnType<typeof initializers.glorotUniform>;
 import type { ModelConfig } from '@medfusion/contracts';
 import type { Tf } from '../compute-backend.js';
+import { SeededDropout } from '../seeded-dropout.js';
 
 /** What every fusion strategy receives: both modality embeddings and what it needs to build layers. */
 export interface FusionContext {
@@ -38,5 +39,13 @@ export function dense(ctx: FusionContext, units: number, name: string, activatio
  */
 export function normaliseAndDrop(ctx: FusionContext, x: SymbolicTensor, name: string): SymbolicTensor {
   const bn = ctx.tf.layers.batchNormalization({ momentum: 0.9, name: `${name}_bn` }).apply(x) as SymbolicTensor;
-  return ctx.cfg.dropout > 0 ? (ctx.tf.layers.dropout({ rate: ctx.cfg.dropout, seed: ctx.nextSeed(), name: `${name}_dropout` }).apply(bn) as SymbolicTensor) : bn;
+  return dropout(ctx, bn, `${name}_dropout`);
+}
+
+/**
+ * The head's dropout: a mask drawn from (seed, training step), not TF.js's seeded Dropout, which
+ * draws the same mask on every step (see seeded-dropout.ts).
+ */
+export function dropout(ctx: FusionContext, x: SymbolicTensor, name: string): SymbolicTensor {
+  return ctx.cfg.dropout > 0 ? (new SeededDropout({ rate: ctx.cfg.dropout, seed: ctx.nextSeed(), name }).apply(x) as SymbolicTensor) : x;
 }
