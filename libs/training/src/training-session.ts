@@ -7,7 +7,7 @@ import { classificationMetrics, scalarMetrics, type ClassificationMetrics } from
 import type { Tf } from './compute-backend.js';
 import { epochOrder } from './epoch-order.js';
 import { buildFusionModel } from './fusion-model.js';
-import { setDropoutStep } from './clinical-encoder.js';
+import { setDropoutStep } from './seeded-dropout.js';
 import { initialPlateauState, learningRateForUpdate, plateauStep, type PlateauState } from './lr-schedule.js';
 import { createOptimizer, setLearningRate } from './optimizers/optimizer-factory.js';
 import { toLiveOptimizerName, toStableOptimizerName } from './optimizers/optimizer-state.js';
