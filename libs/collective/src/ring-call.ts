@@ -43,6 +43,7 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const reduction = new RingReduction(buffer, plan, seq, { operation, predecessor: pred });
     let settled = false;
+    let failure: CollectiveError | undefined;
     let outbound: PullCall | undefined;
     let awaitingDrain = false;
     let ended = false;
@@ -76,6 +77,7 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
     function fail(error: CollectiveError): void {
       if (settled) return;
       settled = true;
+      failure = error;
       clearTimeout(timer);
       args.signal?.removeEventListener('abort', onAbort);
       taking.cancel();
@@ -124,6 +126,11 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
 
     taking.call.then(
       (call) => {
+        if (failure) {
+          // The successor's pull was handed over just as this call failed: tell it why.
+          call.emit('error', statusFor(failure.code, failure.message));
+          return;
+        }
         outbound = call;
         call.on('finish', () => {
           outboundFinished = true;
