@@ -57,8 +57,9 @@ export function encodeChunk(chunk: RingChunk): Buffer {
  * The Chunk as gRPC's server-side framing sees it: grpc-js (1.14) reads `byteLength`, allocates the
  * framed message and calls `copy(frame, 5)`, so the payload goes from the caller's Float32Array
  * straight into the frame, with no intermediate message buffer (a full copy of every byte sent).
- * Should grpc-js ever use the value any other way, the call fails loudly (INTERNAL: Error
- * serializing response) rather than sending wrong bytes; collective-group.test.ts would catch it.
+ * Should grpc-js ever use the value any other way, calls fail loudly: the sender gets INTERNAL
+ * (Error serializing response), or the frame holds no Chunk header written by `copy` and the
+ * receiver rejects it (PROTOCOL_VIOLATION); every network test would catch it.
  */
 export function framableChunk(chunk: RingChunk): Buffer {
   const byteLength = chunkHeaderLength(chunk.data.byteLength) + chunk.data.byteLength;
