@@ -6,3 +6,5 @@ export * from './training-job.schema.js';
 export * from './workflow.schema.js';
 export * from './training-control.js';
 export * from './training-events.js';
+export * from './sweep.schema.js';
+export * from './sweep-events.js';

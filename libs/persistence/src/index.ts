@@ -5,3 +5,4 @@ export * from './repositories/training-job.repository.js';
 export * from './repositories/idempotency-record.repository.js';
 export * from './repositories/training-checkpoint.repository.js';
 export * from './repositories/training-run.repository.js';
+export * from './repositories/sweep.repository.js';

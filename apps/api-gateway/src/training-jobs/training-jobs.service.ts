@@ -1,17 +1,10 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import {
-  trainingControlChannel,
-  type CreateTrainingJob,
-  type ListTrainingJobsQuery,
-  type Page,
-  type TrainingControlAction,
-  type TrainingControlMessage,
-} from '@medfusion/contracts';
-import { assertTransition, listOwnerFilter, type Principal } from '@medfusion/domain';
-import { DatasetEntity, StatusChangedError, TrainingJobEntity, TrainingJobRepository } from '@medfusion/persistence';
-import { TrainingQueue } from '@medfusion/queue';
+import { type CreateTrainingJob, type ListTrainingJobsQuery, type Page, type TrainingControlAction } from '@medfusion/contracts';
+import { listOwnerFilter, type Principal } from '@medfusion/domain';
+import { DatasetEntity, TrainingJobEntity, TrainingJobRepository } from '@medfusion/persistence';
+import { TrainingControlRequester, TrainingQueue } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { assertMayChange, assertMayRead, notFound } from '../auth/forbidden.js';
 import { ApiError } from '../common/api-error.js';
@@ -21,14 +14,18 @@ import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
 
 @Injectable()
 export class TrainingJobsService {
+  private readonly controls: TrainingControlRequester;
+
   constructor(
     private readonly jobs: TrainingJobRepository,
     private readonly queue: TrainingQueue,
     private readonly ds: DataSource,
-    private readonly config: GatewayConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    config: GatewayConfig,
+    @Inject(REDIS) redis: Redis,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    this.controls = new TrainingControlRequester(jobs, queue, redis, config.env.REDIS_PREFIX, logger);
+  }
 
   /**
    * Writes the row (queued), then queues it under the row's id. If Redis refuses, the row stays
@@ -94,24 +91,7 @@ export class TrainingJobsService {
   private async control(id: string, p: Principal, action: TrainingControlAction): Promise<TrainingJobEntity> {
     const job = await this.find(id);
     assertMayChange(p, 'training job', id, job.owner);
-    const target = action === 'pause' ? 'paused' : 'stopped';
-    if (job.status !== 'running') {
-      // Not running: the change happens now (or the transition table refuses it with a 409).
-      assertTransition(id, job.status, target);
-      const patch = action === 'stop' ? { desiredState: null, completedAt: new Date() } : { desiredState: null };
-      const updated = await this.jobs.transition(id, target, patch, [job.status]).catch(nullIfStatusChanged);
-      if (!updated) return this.control(id, p, action); // the status changed under us: decide again
-      await this.queue.removeIfWaiting(id);
-      return updated;
-    }
-    const requested = await this.jobs.setDesiredState(id, action);
-    if (!requested) return this.control(id, p, action); // it stopped running meanwhile
-    const message: TrainingControlMessage = { trainingJobId: id, action };
-    await this.redis.publish(trainingControlChannel(this.config.env.REDIS_PREFIX), JSON.stringify(message)).catch((err: unknown) => {
-      // The request is in the row; the worker sees it when it next checks. Log, do not fail.
-      this.logger.warn({ err, jobId: id, action }, 'could not publish training control message');
-    });
-    return requested;
+    return this.controls.request(id, action);
   }
 
   private async enqueue(id: string): Promise<void> {
@@ -129,7 +109,3 @@ export class TrainingJobsService {
   }
 }
 
-function nullIfStatusChanged(err: unknown): null {
-  if (err instanceof StatusChangedError) return null;
-  throw err;
-}

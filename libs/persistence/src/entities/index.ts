@@ -2,8 +2,10 @@ import { ApiKeyEntity } from './api-key.entity.js';
 import { DatasetEntity } from './dataset.entity.js';
 import { IdempotencyRecordEntity } from './idempotency-record.entity.js';
 import { ModelEntity } from './model.entity.js';
+import { SweepEntity } from './sweep.entity.js';
 import { TrainingCheckpointEntity } from './training-checkpoint.entity.js';
 import { TrainingJobEntity } from './training-job.entity.js';
+import { TrialEntity } from './trial.entity.js';
 import { WorkflowExecutionEntity } from './workflow-execution.entity.js';
 import { WorkflowEntity } from './workflow.entity.js';
 
@@ -13,6 +15,8 @@ export * from './idempotency-record.entity.js';
 export * from './model.entity.js';
 export * from './training-checkpoint.entity.js';
 export * from './training-job.entity.js';
+export * from './sweep.entity.js';
+export * from './trial.entity.js';
 export * from './workflow-execution.entity.js';
 export * from './workflow.entity.js';
 
@@ -24,6 +28,8 @@ export const ENTITIES = [
   ModelEntity,
   TrainingCheckpointEntity,
   TrainingJobEntity,
+  SweepEntity,
+  TrialEntity,
   WorkflowEntity,
   WorkflowExecutionEntity,
 ];

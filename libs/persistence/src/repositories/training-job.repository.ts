@@ -1,4 +1,4 @@
-import { In, Not, type DataSource, type Repository } from 'typeorm';
+import { In, Not, type DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { CreateTrainingJob, TrainingControlAction, TrainingJobStatus } from '@medfusion/contracts';
 import { assertTransition, canTransition, statusesAllowingTransitionTo } from '@medfusion/domain';
 import { TrainingJobEntity } from '../entities/training-job.entity.js';
@@ -41,9 +41,11 @@ export class TrainingJobRepository {
     this.repo = ds.getRepository(TrainingJobEntity);
   }
 
-  async create(input: CreateTrainingJob, owner: string): Promise<TrainingJobEntity> {
-    return this.repo.save(
-      this.repo.create({
+  /** `manager`: create the row inside the caller's transaction (a sweep's trial and its job). */
+  async create(input: CreateTrainingJob, owner: string, manager?: EntityManager): Promise<TrainingJobEntity> {
+    const repo = manager ? manager.getRepository(TrainingJobEntity) : this.repo;
+    return repo.save(
+      repo.create({
         name: input.name,
         description: input.description,
         modelConfig: input.modelConfig,

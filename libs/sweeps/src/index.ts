@@ -1,0 +1,3 @@
+export * from './sweep-optimizers.js';
+export * from './trial-records.js';
+export * from './sweep-driver.js';
