@@ -16,6 +16,9 @@ import { InfrastructureModule } from './infrastructure/infrastructure.module.js'
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
 import { TrainingProgressGateway } from './progress/training-progress.gateway.js';
+import { SweepProgressGateway } from './sweeps/sweep-progress.gateway.js';
+import { SweepsController } from './sweeps/sweeps.controller.js';
+import { SweepsService } from './sweeps/sweeps.service.js';
 import { TrainingJobsController } from './training-jobs/training-jobs.controller.js';
 import { TrainingJobsService } from './training-jobs/training-jobs.service.js';
 import { WorkflowsController } from './workflows/workflows.controller.js';
@@ -27,7 +30,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [InfrastructureModule.forRoot(env, ds, logger)],
-      controllers: [HealthController, ApiKeysController, WorkflowsController, TrainingJobsController, ModelsController, DatasetsController],
+      controllers: [HealthController, ApiKeysController, WorkflowsController, TrainingJobsController, ModelsController, DatasetsController, SweepsController],
       providers: [
         ApiKeyService,
         IdempotencyService,
@@ -37,6 +40,8 @@ export class AppModule {
         ModelsService,
         DatasetsService,
         TrainingProgressGateway,
+        SweepsService,
+        SweepProgressGateway,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],

@@ -2,14 +2,16 @@ import { loadEnv } from '@medfusion/config';
 import { purgeExpiredIdempotencyKeys, TrainingJobRepository } from '@medfusion/persistence';
 import { openServiceConnections, reconcileTrainingQueue, TrainingQueue } from '@medfusion/queue';
 import { createLogger, runHeadlessApp, startPeriodicTask } from '@medfusion/runtime';
+import { startSweepDriver } from './sweep-driver.js';
 
 const env = loadEnv();
 const logger = createLogger('scheduler', env.LOG_LEVEL);
 const HOUR_MS = 3_600_000;
 
 /**
- * The scheduler keeps Redis in step with Postgres: at start and every RECONCILE_INTERVAL_MS it
- * re-adds queued training jobs that Redis lost, and hourly it forgets expired Idempotency-Keys.
+ * The scheduler keeps Redis in step with Postgres and drives sweeps: at start and every RECONCILE_INTERVAL_MS it
+ * re-adds queued training jobs that Redis lost and passes over active sweeps (sweep-driver.ts), and
+ * hourly it forgets expired Idempotency-Keys.
  */
 await runHeadlessApp({
   name: 'scheduler',
@@ -30,10 +32,11 @@ await runHeadlessApp({
       const purged = await purgeExpiredIdempotencyKeys(conn.ds, env.IDEMPOTENCY_TTL_HOURS);
       if (purged) logger.info({ purged }, 'purged expired idempotency keys');
     });
+    const sweeps = await startSweepDriver(env, conn, queue, logger);
     return {
       checks: conn.checks,
       async stop() {
-        await Promise.all([reconciler.stop(), purger.stop()]);
+        await Promise.all([reconciler.stop(), purger.stop(), sweeps.stop()]);
         await queue.close();
         await conn.close();
       },

@@ -164,8 +164,11 @@ function setAtPath(target: Record<string, unknown>, path: string, value: ChoiceV
 function probeValues(spec: ParamSpec): ChoiceValue[] {
   if (spec.type === 'categorical') return spec.choices;
   const values: number[] = [spec.low, spec.high];
-  // An interior value catches a float range written onto an integer field.
-  if (spec.type === 'float' && spec.step === undefined && spec.low < spec.high) values.push(spec.log ? Math.sqrt(spec.low * spec.high) : (spec.low + spec.high) / 2);
+  // An interior value catches a float range written onto an integer field; the irrational fraction
+  // keeps it off the integers for any integer bounds.
+  if (spec.type === 'float' && spec.step === undefined && spec.low < spec.high) {
+    values.push(spec.log ? spec.low * (spec.high / spec.low) ** Math.SQRT1_2 : spec.low + (spec.high - spec.low) * Math.SQRT1_2);
+  }
   return values;
 }
 
