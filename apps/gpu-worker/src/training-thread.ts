@@ -16,7 +16,7 @@ const REQUEST = { [CONTROL.none]: 'none', [CONTROL.pause]: 'pause', [CONTROL.sto
 async function main(): Promise<void> {
   const store = new LocalArtifactStore(input.artifactsDir);
   const backend = await selectComputeBackend(input.backend, { threads: input.computeThreads });
-  post({ type: 'backend', name: backend.name, label: backend.label, threads: backend.threads, skipped: backend.skipped });
+  post({ type: 'backend', name: backend.name, label: backend.label, threads: backend.threads, nhwcAddon: backend.nhwcAddon, skipped: backend.skipped });
 
   const data = await loadDataset(input.dataPath, {
     imageColumn: input.dataConfig.imageColumn,
@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     clinicalColumns: input.dataConfig.clinicalColumns,
     categoricalColumns: input.dataConfig.categoricalColumns,
     dicomWindow: input.dataConfig.dicomWindow,
+    viewColumns: input.dataConfig.viewColumns,
+    maskColumn: input.dataConfig.maskColumn,
     imageSize: input.modelConfig.imageSize,
     imageChannels: input.modelConfig.imageChannels,
   });

@@ -1,4 +1,4 @@
-import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs';
+import type { LayersModel, Optimizer, Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { ModelConfig, TrainingConfig } from '@medfusion/contracts';
 import type { LoadedDataset, Split } from '@medfusion/fusion';
 import type { CheckpointContents, StoredTensor } from './checkpoint-codec.js';
@@ -6,7 +6,9 @@ import { classificationLoss, resolveClassWeights } from './classification-loss.j
 import { classificationMetrics, scalarMetrics, type ClassificationMetrics } from './classification-metrics.js';
 import type { Tf } from './compute-backend.js';
 import { epochOrder } from './epoch-order.js';
-import { buildFusionModel } from './fusion-model.js';
+import { buildFusionNetwork } from './fusion-model.js';
+import { packSupervisionTargets, supervisedObjective } from './attention-supervision/supervised-objective.js';
+import { VIEW_IMAGES_INPUT, VIEW_MASK_INPUT } from './multiview/multiview-branch.js';
 import { setDropoutStep } from './seeded-dropout.js';
 import { initialPlateauState, learningRateForUpdate, plateauStep, type PlateauState } from './lr-schedule.js';
 import { createOptimizer, setLearningRate } from './optimizers/optimizer-factory.js';
@@ -99,18 +101,27 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   if (data.numClasses > o.modelConfig.numClasses) {
     throw new Error(`the dataset has ${data.numClasses} classes but modelConfig.numClasses is ${o.modelConfig.numClasses}`);
   }
+  if ((o.modelConfig.views.count > 1) !== (data.train.viewMask !== undefined)) {
+    throw new Error(`modelConfig.views.count is ${o.modelConfig.views.count} but the data set was read ${data.train.viewMask ? 'with' : 'without'} dataConfig.viewColumns; set both together`);
+  }
   const vocabularies = data.categoricalVocabularies ?? [];
-  const model = buildFusionModel(tf, o.modelConfig, {
+  const { model, supervised } = buildFusionNetwork(tf, o.modelConfig, {
     numClinical: data.clinicalColumns.length,
     seed: tc.seed,
     categoricalCardinalities: vocabularies.map((v) => v.length + 1),
   });
   // User-supplied starting weights; a resumed run takes every weight from its checkpoint instead.
   if (o.modelConfig.weightsPath && !o.resume) await loadInitialWeights(tf, model, o.modelConfig.weightsPath);
+  // With attention supervision the step trains the two-output view of the same layers (its second
+  // output is the supervised map); checkpoints hold its weights, since the CAM head lives only there.
+  const trained = supervised ?? model;
   const shape = shapesOf(o.modelConfig, model);
   const optimizer: Optimizer = createOptimizer(tf, tc);
   const classWeights = resolveClassWeights(tc.loss, data.train.labels, o.modelConfig.numClasses);
-  const stepper = new GradientStep(tf, model, optimizer, classificationLoss(tf, tc.loss, classWeights), {
+  const loss = classificationLoss(tf, tc.loss, classWeights);
+  const sup = o.modelConfig.attentionSupervision;
+  const objective = sup ? supervisedObjective(tf, loss, sup, o.modelConfig.numClasses, o.modelConfig.imageSize) : loss;
+  const stepper = new GradientStep(tf, trained, optimizer, objective, {
     clipNorm: tc.gradientClipNorm,
     clipValue: tc.gradientClipValue,
   });
@@ -125,7 +136,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     learningRate: tc.learningRate,
   };
   if (tc.lrSchedule === 'reduce_on_plateau') meta.plateau ??= initialPlateauState(tc);
-  if (o.resume) await restore(tf, model, optimizer, o.resume);
+  if (o.resume) await restore(tf, trained, optimizer, o.resume);
 
   const n = data.train.count;
   const stepsPerEpoch = Math.ceil(n / tc.batchSize);
@@ -136,7 +147,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   let lastMetrics: Record<string, number> = {};
 
   const checkpoint = async (reason: SavedCheckpointInfo['reason']) =>
-    o.saveCheckpoint(await snapshot(model, optimizer, meta), { meta: structuredClone(meta), metrics: lastMetrics, reason });
+    o.saveCheckpoint(await snapshot(trained, optimizer, meta), { meta: structuredClone(meta), metrics: lastMetrics, reason });
 
   for (let epoch = meta.epoch + 1; epoch <= tc.epochs; epoch++) {
     const order = epochOrder(n, tc.seed, epoch);
@@ -262,18 +273,28 @@ function finite(m: Record<string, number>): Record<string, number> {
  * baseline has only `image` or only `clinical` (TF.js drops inputs no output depends on).
  */
 interface Shapes {
-  image: [number, number, number];
+  /** H, W, C; V, H, W, C for a multi-view model. */
+  image: number[];
   numClasses: number;
   inputs: string[];
+  /** Attention supervision: training targets also carry the region masks (packSupervisionTargets). */
+  supervisedImageSize?: number;
 }
 
-const INPUT_NAMES = ['image', 'clinical', 'clinical_categorical'] as const;
+const INPUT_NAMES = ['image', VIEW_IMAGES_INPUT, VIEW_MASK_INPUT, 'clinical', 'clinical_categorical'] as const;
 
 function shapesOf(cfg: ModelConfig, model: LayersModel): Shapes {
-  return { image: [cfg.imageSize, cfg.imageSize, cfg.imageChannels], numClasses: cfg.numClasses, inputs: model.inputNames };
+  const image = [cfg.imageSize, cfg.imageSize, cfg.imageChannels];
+  return {
+    image: cfg.views.count > 1 ? [cfg.views.count, ...image] : image,
+    numClasses: cfg.numClasses,
+    inputs: model.inputNames,
+    supervisedImageSize: cfg.attentionSupervision ? cfg.imageSize : undefined,
+  };
 }
 
-function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shapes): { x: Tensor[]; y: Tensor } {
+/** `targets`: 'training' packs the region masks into y for a supervised model; 'labels' is y alone. */
+function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shapes, targets: 'training' | 'labels' = 'labels'): { x: Tensor[]; y: Tensor } {
   const pixels = split.images.length / split.count;
   const features = split.clinical.length / split.count;
   const columns = (split.categorical?.length ?? 0) / split.count;
@@ -293,7 +314,10 @@ function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shape
   const tensorFor = (name: string): Tensor => {
     switch (name as (typeof INPUT_NAMES)[number]) {
       case 'image':
-        return tf.tensor4d(img, [idx.length, ...shape.image]);
+      case VIEW_IMAGES_INPUT:
+        return tf.tensor(img, [idx.length, ...shape.image]);
+      case VIEW_MASK_INPUT:
+        return viewMaskBatch(tf, split, idx, shape.image[0]!);
       case 'clinical':
         return tf.tensor2d(clin, [idx.length, features * 2]);
       case 'clinical_categorical':
@@ -302,12 +326,24 @@ function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shape
         throw new Error(`the model has an input "${name}" the training loop does not know (it knows ${INPUT_NAMES.join(', ')})`);
     }
   };
-  return { x: shape.inputs.map(tensorFor), y: tf.oneHot(tf.tensor1d(labels, 'int32'), shape.numClasses) };
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), shape.numClasses));
+  if (targets === 'labels' || shape.supervisedImageSize === undefined) return { x: shape.inputs.map(tensorFor), y };
+  const packed = packSupervisionTargets(tf, y as Tensor2D, split, idx, shape.supervisedImageSize);
+  y.dispose();
+  return { x: shape.inputs.map(tensorFor), y: packed };
+}
+
+/** B x V: which views of the batch's cases are present. */
+function viewMaskBatch(tf: Tf, split: Split, idx: ArrayLike<number>, views: number): Tensor {
+  if (!split.viewMask) throw new Error(`the model takes ${views} views per case but the data set was read without dataConfig.viewColumns`);
+  const mask = new Float32Array(idx.length * views);
+  for (let b = 0; b < idx.length; b++) mask.set(split.viewMask.subarray(idx[b]! * views, (idx[b]! + 1) * views), b * views);
+  return tf.tensor2d(mask, [idx.length, views]);
 }
 
 /** Adds one batch's gradients to the current window; returns the batch's mean loss. */
 function accumulate(tf: Tf, stepper: GradientStep, split: Split, idx: Uint32Array, shape: Shapes): number {
-  const { x, y } = batchTensors(tf, split, idx, shape);
+  const { x, y } = batchTensors(tf, split, idx, shape, 'training');
   try {
     return stepper.accumulate(x, y);
   } finally {

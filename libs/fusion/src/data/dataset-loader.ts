@@ -9,6 +9,7 @@ import { writeImageTensor } from './image-layout.js';
 import { encodeLabels } from './label-encoding.js';
 import type { DecodedImage } from './png-codec.js';
 import type { SplitName } from './split-assignment.js';
+import { imageColumnNames, resolveImageColumns, type ImageColumn } from './view-columns.js';
 
 export interface DatasetReadOptions {
   imageColumn: string;
@@ -33,6 +34,13 @@ export interface DatasetReadOptions {
    * an untrusted source, such as an uploaded archive, so its CSV cannot make the reader open other files.
    */
   imagesInsideFolder?: boolean;
+  /**
+   * Multi-view data: one image-path column per view, read instead of imageColumn. An empty cell is a
+   * missing view: its pixels are 0 and Split.viewMask says so; the row is kept.
+   */
+  viewColumns?: string[];
+  /** A region-mask image per row (grey / 255, white = region); an empty cell = no mask for that row. */
+  maskColumn?: string;
   /** Called once per row with its decoded image's format and size (for statistics). */
   onImage?: (image: Pick<ImageFile, 'format' | 'width' | 'height'>, line: number) => void;
 }
@@ -40,8 +48,14 @@ export interface DatasetReadOptions {
 /** One split as flat typed arrays, ready to be turned into tensors; rows keep the CSV's order. */
 export interface Split {
   ids: string[];
-  /** N x H x W x C, pixel / 255. */
+  /** N x H x W x C, pixel / 255; with viewColumns N x V x H x W x C (a missing view is all 0). */
   images: Float32Array;
+  /** With viewColumns: N x V, 1 where the view's image is there, 0 where its cell was empty. */
+  viewMask?: Float32Array;
+  /** With maskColumn: N x H x W region masks, grey / 255 (0 for a row without one). */
+  regionMasks?: Float32Array;
+  /** With maskColumn: N, 1 where the row has a region mask, else 0. */
+  hasRegionMask?: Float32Array;
   /** N x F, standardised with the train split's mean and std; missing values are 0 (the mean). */
   clinical: Float32Array;
   /** N x F, 1 where the value was present, 0 where it was missing. */
@@ -81,10 +95,10 @@ const READ_CONCURRENCY = 16;
 export async function loadDataset(dataPath: string, opts: DatasetReadOptions): Promise<LoadedDataset> {
   if (!Number.isInteger(opts.imageSize) || opts.imageSize < 1) throw new RangeError(`imageSize must be a positive integer, got ${opts.imageSize}`);
   const table = await readCsvTable(await findDatasetCsv(dataPath));
-  const imageCol = columnIndex(table, opts.imageColumn);
+  const imageColumns = resolveImageColumns(table, opts);
   const labelCol = columnIndex(table, opts.labelColumn);
   const splitCol = columnIndex(table, opts.splitColumn);
-  const reserved = new Set([opts.imageColumn, opts.labelColumn, opts.splitColumn]);
+  const reserved = new Set([opts.imageColumn, ...imageColumnNames(opts), opts.labelColumn, opts.splitColumn]);
   const leaked = opts.clinicalColumns?.find((c) => reserved.has(c));
   if (leaked) throw new RangeError(`clinicalColumns must not include the image, label or split column ("${leaked}")`);
   const categoricalNames = opts.categoricalColumns ?? [];
@@ -103,7 +117,7 @@ export async function loadDataset(dataPath: string, opts: DatasetReadOptions): P
   const categorical = buildVocabularies(table, categoricalNames.map((name) => ({ name, index: columnIndex(table, name) })), rowsBySplit.train);
 
   const idCol = table.header.findIndex((h) => ID_COLUMNS.includes(h));
-  const context: SplitContext = { dataPath, table, opts, imageCol, idCol, labelOfRow, clinical, standardization, categorical, lookups: vocabularyLookups(categorical) };
+  const context: SplitContext = { dataPath, table, opts, imageColumns, idCol, labelOfRow, clinical, standardization, categorical, lookups: vocabularyLookups(categorical) };
   return {
     train: await buildSplit(context, rowsBySplit.train),
     val: await buildSplit(context, rowsBySplit.val),
@@ -133,7 +147,7 @@ interface SplitContext {
   dataPath: string;
   table: CsvTable;
   opts: DatasetReadOptions;
-  imageCol: number;
+  imageColumns: { views: ImageColumn[]; mask?: ImageColumn };
   idCol: number;
   labelOfRow: Int32Array;
   clinical: ClinicalValues;
@@ -146,10 +160,15 @@ async function buildSplit(ctx: SplitContext, rows: number[]): Promise<Split> {
   const { table, opts } = ctx;
   const F = ctx.clinical.features;
   const pixels = opts.imageSize * opts.imageSize * opts.imageChannels;
+  const { views, mask } = ctx.imageColumns;
+  const V = views.length;
+  const maskPixels = opts.imageSize * opts.imageSize;
   const split: Split = {
     // Without an id column a row is known by its CSV line.
     ids: rows.map((i) => (ctx.idCol >= 0 ? table.rows[i]!.cells[ctx.idCol]! : `line-${table.rows[i]!.line}`)),
-    images: new Float32Array(rows.length * pixels),
+    images: new Float32Array(rows.length * V * pixels),
+    ...(opts.viewColumns ? { viewMask: new Float32Array(rows.length * V) } : {}),
+    ...(mask ? { regionMasks: new Float32Array(rows.length * maskPixels), hasRegionMask: new Float32Array(rows.length) } : {}),
     clinical: new Float32Array(rows.length * F),
     clinicalMask: new Float32Array(rows.length * F),
     categorical: new Int32Array(rows.length * ctx.categorical.length),
@@ -158,10 +177,24 @@ async function buildSplit(ctx: SplitContext, rows: number[]): Promise<Split> {
   };
   for (let start = 0; start < rows.length; start += READ_CONCURRENCY) {
     const batch = rows.slice(start, start + READ_CONCURRENCY);
-    const images = await readImagesInOrder(ctx, batch);
+    for (const [v, column] of views.entries()) {
+      const images = await readImagesInOrder(ctx, batch, column, true);
+      images.forEach((image, b) => {
+        const at = (start + b) * V + v;
+        if (image) writeImageTensor(image, opts.imageSize, opts.imageChannels, split.images, at * pixels);
+        if (split.viewMask) split.viewMask[at] = image ? 1 : 0;
+      });
+    }
+    if (mask) {
+      const masks = await readImagesInOrder(ctx, batch, mask, false);
+      masks.forEach((image, b) => {
+        if (!image) return;
+        writeImageTensor(image, opts.imageSize, 1, split.regionMasks!, (start + b) * maskPixels);
+        split.hasRegionMask![start + b] = 1;
+      });
+    }
     batch.forEach((i, b) => {
       const k = start + b;
-      writeImageTensor(images[b]!, opts.imageSize, opts.imageChannels, split.images, k * pixels);
       writeStandardizedRow(ctx.clinical, i, ctx.standardization, split.clinical, split.clinicalMask, k * F);
       writeCategoryRow(table, ctx.categorical, ctx.lookups, i, split.categorical, k * ctx.categorical.length);
       split.labels[k] = ctx.labelOfRow[i]!;
@@ -170,14 +203,19 @@ async function buildSplit(ctx: SplitContext, rows: number[]): Promise<Split> {
   return split;
 }
 
-/** Reads a batch concurrently but reports the first failing row in CSV order, as a sequential read would. */
-async function readImagesInOrder(ctx: SplitContext, rows: number[]): Promise<DecodedImage[]> {
+/**
+ * Reads one image column for a batch of rows concurrently, but reports the first failing row in CSV
+ * order, as a sequential read would. An empty cell of an optional column (a missing view or mask)
+ * gives undefined. `reportImage`: pass each image to opts.onImage (images, not region masks).
+ */
+async function readImagesInOrder(ctx: SplitContext, rows: number[], column: ImageColumn, reportImage: boolean): Promise<(DecodedImage | undefined)[]> {
   const { dataPath, opts } = ctx;
   const results = await Promise.allSettled(
     rows.map((i) => {
       const row = ctx.table.rows[i]!;
-      const at = { file: ctx.table.file, row: row.line, column: ctx.opts.imageColumn };
-      const path = row.cells[ctx.imageCol] ?? '';
+      const at = { file: ctx.table.file, row: row.line, column: column.name };
+      const path = row.cells[column.index] ?? '';
+      if (path === '' && column.optional) return Promise.resolve(undefined);
       if (path === '') return Promise.reject(new DatasetError('IMAGE_NOT_FOUND', 'the image path is empty', at));
       // resolve: a relative path is relative to the data set folder; an absolute one is kept.
       const full = resolve(dataPath, path);
@@ -190,7 +228,7 @@ async function readImagesInOrder(ctx: SplitContext, rows: number[]): Promise<Dec
   );
   return results.map((r, b) => {
     if (r.status === 'rejected') throw r.reason;
-    opts.onImage?.(r.value, ctx.table.rows[rows[b]!]!.line);
+    if (r.value && reportImage) opts.onImage?.(r.value, ctx.table.rows[rows[b]!]!.line);
     return r.value;
   });
 }

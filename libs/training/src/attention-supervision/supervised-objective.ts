@@ -23,7 +23,8 @@ export function packSupervisionTargets(tf: Tf, yOneHot: Tensor2D, split: Split, 
     packed[b * (1 + hw)] = split.hasRegionMask[i]!;
     packed.set(split.regionMasks.subarray(i * hw, (i + 1) * hw), b * (1 + hw) + 1);
   }
-  return tf.tidy(() => tf.concat([yOneHot, tf.tensor2d(packed, [idx.length, 1 + hw])], 1) as Tensor2D);
+  // tf.oneHot gives int32; the masks are fractions, so the packed tensor is float32 throughout.
+  return tf.tidy(() => tf.concat([tf.cast(yOneHot, 'float32'), tf.tensor2d(packed, [idx.length, 1 + hw])], 1) as Tensor2D);
 }
 
 /**
