@@ -122,7 +122,7 @@ export class TrainingJobRunner {
       switch (m.type) {
         case 'backend':
           await this.runs.setBackend(fence, m.label);
-          log.info({ backend: m.name, threads: m.threads, skipped: m.skipped }, 'compute backend selected');
+          log.info({ backend: m.name, threads: m.threads, nhwcAddon: m.nhwcAddon, skipped: m.skipped }, 'compute backend selected');
           return this.emit({ type: 'status', jobId: job.id, status: 'running', backend: m.label, workerId: this.deps.workerId });
         case 'data':
           log.info({ train: m.train, val: m.val, test: m.test, clinicalColumns: m.clinicalColumns.length }, 'dataset loaded');

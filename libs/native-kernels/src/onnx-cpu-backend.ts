@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelFunc } from '@tensorflow/tfjs';
+import { loadNhwcAddon, type NhwcAddon } from './addon/nhwc-addon.js';
+import { ADDON_KERNELS } from './kernels/addon-kernels.js';
 import { BATCH_NORM_KERNELS } from './kernels/batch-norm-kernel.js';
 import { COMPARISON_KERNELS } from './kernels/comparison-kernels.js';
 import { CONV_KERNELS } from './kernels/conv-kernels.js';
@@ -15,7 +17,7 @@ import { probeOnnxRuntime } from './ort/ort-sync-session.js';
 /** The TF.js backend name of the fast CPU path, as recorded in a job's `backend`. */
 export const ONNX_CPU_BACKEND = 'onnx-cpu';
 
-/** Every kernel this backend runs natively (the rest are the pure-JS cpu kernels). */
+/** Every kernel this backend runs with onnxruntime (the rest are the pure-JS cpu kernels). */
 export const NATIVE_KERNELS: readonly NativeKernelDef[] = [
   ...CONV_KERNELS,
   ...MATMUL_KERNELS,
@@ -28,7 +30,22 @@ export const NATIVE_KERNELS: readonly NativeKernelDef[] = [
   ...LAYOUT_KERNELS,
 ];
 
-let state: { runner: NativeRunner } | undefined;
+/** Kernels the C++ NHWC addon serves first when it is built (see addon/nhwc_kernels.cc). */
+export { ADDON_KERNELS };
+
+export interface OnnxCpuOptions {
+  threads: number;
+  /** Use the C++ NHWC addon where it applies (default true); false: onnxruntime kernels only. */
+  addon?: boolean;
+}
+
+export interface OnnxCpuStatus {
+  threads: number;
+  /** 'loaded', 'disabled', or why the addon is not available. */
+  addon: string;
+}
+
+let state: { runner: NativeRunner; addon: NhwcAddon | undefined; addonStatus: string } | undefined;
 
 /**
  * Registers `onnx-cpu`: TF.js's pure-JS cpu backend (same tensor storage, every cpu kernel) with
@@ -39,12 +56,15 @@ let state: { runner: NativeRunner } | undefined;
  * Idempotent; a later call with another thread count rebuilds the native sessions with it. Throws
  * with the reason when onnxruntime-node's binding does not load here.
  */
-export function registerOnnxCpuBackend(options: { threads: number }): NativeRunner {
+export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
+  const addon = resolveAddon(options.addon ?? true);
   if (state) {
     if (state.runner.threads !== options.threads) {
       state.runner.dispose();
       state.runner = new NativeRunner(options.threads);
     }
+    state.addon = addon.addon;
+    state.addonStatus = addon.status;
     return state.runner;
   }
   const probe = probeOnnxRuntime();
@@ -52,30 +72,42 @@ export function registerOnnxCpuBackend(options: { threads: number }): NativeRunn
   const cpuFactory = tf.findBackendFactory('cpu');
   if (!cpuFactory) throw new Error('TF.js cpu backend is not registered; import @tensorflow/tfjs first');
   const runner = new NativeRunner(options.threads);
-  state = { runner };
+  state = { runner, addon: addon.addon, addonStatus: addon.status };
   const holder = state;
   // Priority 0: registering must not change which backend TF.js picks by default.
   tf.registerBackend(ONNX_CPU_BACKEND, () => cpuFactory() as KernelBackend, 0);
-  const native = new Map(NATIVE_KERNELS.map((k) => [k.kernelName, k]));
+  const native = new Map<string, NativeKernelDef[]>();
+  for (const def of [...ADDON_KERNELS, ...NATIVE_KERNELS]) native.set(def.kernelName, [...(native.get(def.kernelName) ?? []), def]);
   for (const config of tf.getKernelsForBackend('cpu')) {
-    const def = native.get(config.kernelName);
-    const kernelFunc: KernelFunc = def ? routed(def, config.kernelFunc, holder) : config.kernelFunc;
+    const defs = native.get(config.kernelName);
+    const kernelFunc: KernelFunc = defs ? routed(defs, config.kernelFunc, holder) : config.kernelFunc;
     tf.registerKernel({ ...config, backendName: ONNX_CPU_BACKEND, kernelFunc });
   }
   return runner;
 }
 
-/** Looks the runner up per call, so a thread-count change reaches kernels already registered. */
-function routed(def: NativeKernelDef, jsKernel: KernelFunc, holder: { runner: NativeRunner }): KernelFunc {
-  let bound = holder.runner;
-  let fn = withFallback(def, jsKernel, bound);
+function resolveAddon(wanted: boolean): { addon: NhwcAddon | undefined; status: string } {
+  if (!wanted) return { addon: undefined, status: 'disabled' };
+  const loaded = loadNhwcAddon();
+  return 'addon' in loaded ? { addon: loaded.addon, status: 'loaded' } : { addon: undefined, status: loaded.reason };
+}
+
+/** Looks the runner and addon up per call, so a later registration's options reach kernels already registered. */
+function routed(defs: NativeKernelDef[], jsKernel: KernelFunc, holder: { runner: NativeRunner; addon: NhwcAddon | undefined }): KernelFunc {
+  let bound = { runner: holder.runner, addon: holder.addon };
+  let fn = withFallback(defs, jsKernel, bound.runner, bound.addon);
   return (args) => {
-    if (holder.runner !== bound) {
-      bound = holder.runner;
-      fn = withFallback(def, jsKernel, bound);
+    if (holder.runner !== bound.runner || holder.addon !== bound.addon) {
+      bound = { runner: holder.runner, addon: holder.addon };
+      fn = withFallback(defs, jsKernel, bound.runner, bound.addon);
     }
     return fn(args);
   };
+}
+
+/** Threads and NHWC addon state of the registered backend, for the job log. */
+export function onnxCpuStatus(): OnnxCpuStatus | undefined {
+  return state && { threads: state.runner.threads, addon: state.addonStatus };
 }
 
 /** The runner of the registered backend (its per-op call counts), if registered. */

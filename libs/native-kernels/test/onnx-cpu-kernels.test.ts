@@ -25,26 +25,31 @@ interface Report {
   results: CaseResult[];
   fallback: { ints: number[]; small: number[]; nativeAdds: number };
   replaced: string[];
+  /** 'loaded', 'disabled' or why the C++ NHWC addon is unavailable. */
+  addon: string;
 }
 
-function parity(threads: number): Promise<Report> {
+function parity(threads: number, mode: 'addon' | 'no-addon'): Promise<Report> {
   const script = fileURLToPath(new URL('./fixtures/kernel-parity.mjs', import.meta.url));
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [script, String(threads)], { timeout: 110_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [script, String(threads), mode], { timeout: 110_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`kernel-parity.mjs failed: ${err.message}\n${stderr}`));
       resolve(JSON.parse(stdout.slice(stdout.lastIndexOf('@@RESULT@@') + 10)) as Report);
     }),
   );
 }
 
-let report: Report;
-beforeAll(async () => {
-  report = await parity(1);
-});
+// Twice: with the C++ NHWC addon (npm run build compiles it) serving what it covers first, and
+// with onnxruntime only (what runs where the addon cannot be built).
+describe.each(['addon', 'no-addon'] as const)('onnx-cpu kernels (%s) equal the pure-JS cpu kernels', (mode) => {
+  let report: Report;
+  beforeAll(async () => {
+    report = await parity(1, mode);
+  });
 
-describe('onnx-cpu kernels equal the pure-JS cpu kernels', () => {
-  it('ran every case', () => {
+  it('ran every case, with the addon as asked', () => {
     expect(report.results.length).toBeGreaterThan(70);
+    expect(report.addon).toBe(mode === 'addon' ? 'loaded' : 'disabled');
   });
 
   it('matches within 1e-4 relative on every output and gradient, running natively', () => {

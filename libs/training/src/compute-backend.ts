@@ -1,5 +1,5 @@
 import * as tfjs from '@tensorflow/tfjs';
-import { ONNX_CPU_BACKEND, registerOnnxCpuBackend } from '@medfusion/native-kernels';
+import { ONNX_CPU_BACKEND, onnxCpuStatus, registerOnnxCpuBackend } from '@medfusion/native-kernels';
 
 export type Tf = typeof tfjs;
 
@@ -20,6 +20,8 @@ export interface ComputeBackend {
   label: string;
   /** Why the better backends were not used, for the job record and the log. */
   skipped: Array<{ name: ComputeBackendName; reason: string }>;
+  /** onnx-cpu: whether its C++ NHWC kernels loaded ('loaded', or why not), for the log. */
+  nhwcAddon?: string;
 }
 
 export interface ComputeBackendOptions {
@@ -53,7 +55,8 @@ export async function selectComputeBackend(preferred: ComputeBackendName | 'auto
         registerFastPath(threads);
         if (!(await tfjs.setBackend(ONNX_CPU_BACKEND))) throw new Error('TF.js could not initialise the onnx-cpu backend');
         await tfjs.ready();
-        return { tf: tfjs, name, threads, label: `${name} (${threads} thread${threads === 1 ? '' : 's'})`, skipped };
+        const nhwcAddon = onnxCpuStatus()?.addon;
+        return { tf: tfjs, name, threads, label: `${name} (${threads} thread${threads === 1 ? '' : 's'})`, skipped, nhwcAddon };
       }
       await tfjs.setBackend('cpu');
       await tfjs.ready();

@@ -1,5 +1,6 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import type { OnnxElementType, OnnxGraph } from '../onnx/onnx-graph.js';
+import type { NhwcAddon } from '../addon/nhwc-addon.js';
 import type { NativeArray, NativeDtype, NativeRunner } from '../ort/native-runner.js';
 
 /** The part of TF.js's pure-JS `cpu` backend the native kernels read and write. */
@@ -13,6 +14,8 @@ export interface NativeKernelArgs {
   attrs: NamedAttrMap;
   backend: CpuBackendStorage;
   runner: NativeRunner;
+  /** The C++ NHWC kernels when they were built and load here. */
+  addon?: NhwcAddon;
 }
 
 /**
@@ -67,16 +70,18 @@ export function runGraph(
   return outs.map((values, i) => args.backend.makeTensorInfo(outputShapes[i]!, specs[i]!.dtype, values));
 }
 
-/** Wraps a native kernel so calls it does not cover run the pure-JS kernel. */
-export function withFallback(def: NativeKernelDef, jsKernel: KernelFunc, runner: NativeRunner): KernelFunc {
+/**
+ * Chains a kernel's native implementations (the NHWC addon's first, then onnxruntime's): the
+ * first that covers the call runs; calls none covers run the pure-JS kernel.
+ */
+export function withFallback(defs: readonly NativeKernelDef[], jsKernel: KernelFunc, runner: NativeRunner, addon: NhwcAddon | undefined): KernelFunc {
   return (args) => {
-    const out = def.impl({
-      inputs: args.inputs,
-      attrs: args.attrs ?? {},
-      backend: args.backend as unknown as CpuBackendStorage,
-      runner,
-    });
-    return out ?? jsKernel(args);
+    const native: NativeKernelArgs = { inputs: args.inputs, attrs: args.attrs ?? {}, backend: args.backend as unknown as CpuBackendStorage, runner, addon };
+    for (const def of defs) {
+      const out = def.impl(native);
+      if (out) return out;
+    }
+    return jsKernel(args);
   };
 }
 

@@ -91,6 +91,11 @@ export class NativeRunner {
     return arrays;
   }
 
+  /** Records a kernel call served natively outside onnxruntime (the NHWC addon). */
+  note(kernelName: string): void {
+    this.counts.set(kernelName, (this.counts.get(kernelName) ?? 0) + 1);
+  }
+
   dispose(): void {
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();

@@ -1,0 +1,73 @@
+// One throughput measurement (one backend, thread count and model) for bench/train-throughput.mjs.
+import * as tf from '@tensorflow/tfjs';
+import { ONNX_CPU_BACKEND, measureNativeConvGflops, registerOnnxCpuBackend } from '../libs/native-kernels/dist/index.js';
+
+
+const CLINICAL = 16;
+
+/** The issue's reference model, built here so the figure does not move when the library's defaults do. */
+function referenceModel(imageSize) {
+  const image = tf.input({ shape: [imageSize, imageSize, 1], name: 'image' });
+  let x = image;
+  for (const filters of [16, 32, 64]) {
+    x = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x);
+    x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x);
+  }
+  x = tf.layers.globalAveragePooling2d({}).apply(x);
+  const clinical = tf.input({ shape: [CLINICAL], name: 'clinical' });
+  const c = tf.layers.dense({ units: 32, activation: 'relu' }).apply(clinical);
+  let h = tf.layers.concatenate().apply([x, c]);
+  h = tf.layers.dense({ units: 64, activation: 'relu' }).apply(h);
+  const out = tf.layers.dense({ units: 2, activation: 'softmax' }).apply(h);
+  return tf.model({ inputs: [image, clinical], outputs: out });
+}
+
+/** Forward FLOPs per sample: 2 per multiply-add of every Conv2D and Dense layer. */
+function forwardFlops(model) {
+  let flops = 0;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    if (cls === 'Conv2D') {
+      const [, h, w, out] = layer.outputShape;
+      const k = layer.kernel.shape;
+      flops += 2 * h * w * out * k[0] * k[1] * k[2];
+    } else if (cls === 'Dense') {
+      const k = layer.kernel.shape;
+      flops += 2 * k[0] * k[1];
+    }
+  }
+  return flops;
+}
+
+async function libraryModel(backbone, imageSize) {
+  const { modelConfigSchema } = await import('../libs/contracts/dist/index.js');
+  const { buildFusionModel } = await import('../libs/training/dist/index.js');
+  const cfg = modelConfigSchema.parse({ backbone, imageSize, imageChannels: 1, fusion: 'concatenate' });
+  return buildFusionModel(tf, cfg, { numClinical: CLINICAL, seed: 1 });
+}
+
+export async function measure({ model: which, backend, threads, addon, steps, batch, imageSize }) {
+  if (backend === ONNX_CPU_BACKEND) registerOnnxCpuBackend({ threads, addon });
+  await tf.setBackend(backend);
+  await tf.ready();
+  const model = which === 'reference' ? referenceModel(imageSize) : await libraryModel(which, imageSize);
+  const flopsPerSample = 3 * forwardFlops(model);
+  const optimizer = tf.train.adam(1e-3);
+  const xImage = tf.randomUniform([batch, imageSize, imageSize, 1], 0, 1, 'float32', 1);
+  // The library's clinical input also carries a missing-value mask: its width comes from the model.
+  const xClinical = tf.randomNormal([batch, model.inputs[1].shape[1]], 0, 1, 'float32', 2);
+  const classes = model.outputs[0].shape[1];
+  const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % classes), 'int32'), classes);
+  const step = () => {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply([xImage, xClinical], { training: true })), true);
+    const v = loss.dataSync()[0];
+    loss.dispose();
+    if (!Number.isFinite(v)) throw new Error(`loss became ${v}`);
+  };
+  if (backend !== 'cpu') step(); // warm-up: builds the native sessions and the optimizer's slots
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const seconds = (performance.now() - t0) / 1000;
+  const nativeConvGflops = which === 'reference' ? measureNativeConvGflops(threads) : undefined;
+  return { samplesPerSecond: (steps * batch) / seconds, flopsPerSample, nativeConvGflops, seconds };
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Training throughput of the reference fusion model and of every image backbone on each TF.js
+// backend available here, with the fast CPU path's efficiency against native convolution
+// throughput measured in the same run on the same threads.
+// Usage: npm run build && node bench/train-throughput.mjs [--steps 20] [--js-steps 1] [--threads 1,2]
+//        [--only reference|backbones] [--backbones resnet18,vit_tiny] [--image-size 32] [--batch 8]
+//        [--js-batch 2] [--no-addon]
+// Each (backend, threads, model) runs in its own child process so thread pools and kernel caches
+// never leak between measurements. Timings are wall-clock on a shared machine: check `uptime`.
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '20' },
+    'js-steps': { type: 'string', default: '1' },
+    'js-batch': { type: 'string', default: '2' },
+    'no-addon': { type: 'boolean', default: false },
+    threads: { type: 'string', default: '1,2' },
+    only: { type: 'string' },
+    backbones: { type: 'string' },
+    'image-size': { type: 'string', default: '32' },
+    batch: { type: 'string', default: '8' },
+    // internal: run one measurement in this process and print it as JSON
+    child: { type: 'string' },
+  },
+});
+
+if (values.child) {
+  const { measure } = await import('./train-throughput-child.mjs');
+  const result = await measure(JSON.parse(values.child));
+  console.log(`@@RESULT@@${JSON.stringify(result)}`);
+  process.exit(0);
+}
+
+const steps = Number(values.steps);
+const jsSteps = Number(values['js-steps']);
+const threadList = values.threads.split(',').map(Number);
+const batch = Number(values.batch);
+const jsBatch = Number(values['js-batch']);
+const addon = !values['no-addon'];
+const imageSize = Number(values['image-size']);
+
+function run(spec) {
+  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--child', JSON.stringify(spec)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.slice(out.lastIndexOf('@@RESULT@@') + 10));
+}
+
+const fmt = (v, d = 1) => (v >= 100 ? v.toFixed(0) : v.toFixed(d));
+console.log(`${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine slows every figure)`);
+console.log(`Adam; fast path = onnx-cpu (onnxruntime-node kernels${addon ? ' + NHWC addon' : ' only'}), pure JS = TF.js cpu\n`);
+
+if (values.only !== 'backbones') {
+  console.log('## Reference model (64x64x1 image: conv 16/32/64 + max-pool, GAP; 16 clinical -> dense 32; concat; dense 64; dense 2), batch 32');
+  console.log('backend         threads  samples/s  FLOP/sample  native conv GFLOP/s  achieved GFLOP/s  efficiency');
+  const reference = {};
+  for (const backend of ['cpu', 'onnx-cpu']) {
+    for (const threads of backend === 'cpu' ? [1] : threadList) {
+      const r = run({ model: 'reference', backend, threads, addon, steps: backend === 'cpu' ? jsSteps : steps, batch: 32, imageSize: 64 });
+      reference[`${backend}/${threads}`] = r;
+      const achieved = (r.samplesPerSecond * r.flopsPerSample) / 1e9;
+      console.log(
+        `${backend.padEnd(15)} ${String(threads).padStart(7)}  ${fmt(r.samplesPerSecond).padStart(9)}  ${(r.flopsPerSample / 1e6).toFixed(1).padStart(9)} M  ${fmt(r.nativeConvGflops).padStart(19)}  ${fmt(achieved, 2).padStart(16)}  ${((100 * achieved) / r.nativeConvGflops).toFixed(2).padStart(9)}%`,
+      );
+    }
+  }
+  const one = reference['onnx-cpu/1'];
+  const two = reference['onnx-cpu/2'];
+  if (one && two) console.log(`onnx-cpu 2 threads / 1 thread: ${(two.samplesPerSecond / one.samplesPerSecond).toFixed(2)}x`);
+  if (one) console.log(`onnx-cpu 1 thread / pure JS: ${(one.samplesPerSecond / reference['cpu/1'].samplesPerSecond).toFixed(0)}x`);
+  console.log('FLOP/sample = 3 x forward FLOPs (2 per multiply-add of convolutions and dense layers; backward ~ 2 x forward).');
+  console.log('native conv = onnxruntime Conv, NCHW, 3x3 same, 32x32x32 -> 32x32x64, batch 32, same threads, in this process.\n');
+}
+
+if (values.only !== 'reference') {
+  const { IMAGE_BACKBONES } = await import('../libs/contracts/dist/index.js');
+  const chosen = values.backbones ? values.backbones.split(',') : IMAGE_BACKBONES;
+  console.log(`## Image backbones (fusion model: backbone + concatenate fusion, ${imageSize}x${imageSize}x1, 16 clinical features, 1 thread; batch ${batch}, pure JS batch ${jsBatch})`);
+  console.log('backbone          pure JS samples/s  onnx-cpu samples/s  speedup');
+  for (const backbone of chosen) {
+    const js = run({ model: backbone, backend: 'cpu', threads: 1, steps: jsSteps, batch: jsBatch, imageSize });
+    const fast = run({ model: backbone, backend: 'onnx-cpu', threads: 1, addon, steps, batch, imageSize });
+    console.log(
+      `${backbone.padEnd(17)} ${fmt(js.samplesPerSecond, 2).padStart(17)}  ${fmt(fast.samplesPerSecond).padStart(18)}  ${(fast.samplesPerSecond / js.samplesPerSecond).toFixed(0).padStart(6)}x`,
+    );
+  }
+  console.log(`pure JS: ${jsSteps} timed step(s) of ${jsBatch} (minutes per step for the larger backbones) after no warm-up (its one-time costs are negligible next to a step);`);
+  console.log(`onnx-cpu: ${steps} timed steps of ${batch} after one warm-up step (which builds the native sessions). Pure JS per-sample cost barely depends on the batch size.`);
+}

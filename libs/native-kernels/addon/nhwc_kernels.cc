@@ -1,0 +1,433 @@
+// NHWC float32 kernels for the onnx-cpu TF.js backend, where onnxruntime has no good equivalent:
+// depthwise convolutions and their gradients (onnxruntime runs them as grouped convolutions, one
+// tiny GEMM per channel), max pooling and its gradient (no MaxPoolGrad op; the ONNX scatter
+// formulation needs layout transposes), and single-pass elementwise ops, batch norm and sums
+// (each ONNX node is a pass of its own plus a call). Every function reads and writes the typed
+// arrays TF.js owns, in place, on the calling thread, and follows TF.js's JS kernels exactly
+// (double accumulation, first maximum of a window, the same broadcasting and cycling rules).
+// Built by scripts/build-addon.mjs with the system C++ compiler against Node's N-API headers.
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct ArgError {
+  std::string message;
+};
+
+template <typename T>
+T* typed(napi_env env, napi_value v, napi_typedarray_type want, size_t* length, const char* name) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) throw ArgError{std::string(name) + " must be a typed array"};
+  napi_typedarray_type type;
+  size_t len;
+  void* data;
+  napi_value ab;
+  size_t off;
+  napi_get_typedarray_info(env, v, &type, &len, &data, &ab, &off);
+  if (type != want) throw ArgError{std::string(name) + " has the wrong element type"};
+  if (length) *length = len;
+  return static_cast<T*>(data);
+}
+
+float* f32(napi_env env, napi_value v, size_t* len, const char* name) { return typed<float>(env, v, napi_float32_array, len, name); }
+int32_t* i32(napi_env env, napi_value v, size_t* len, const char* name) { return typed<int32_t>(env, v, napi_int32_array, len, name); }
+
+double num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t n) {
+  std::vector<napi_value> a(n);
+  size_t got = n;
+  napi_get_cb_info(env, info, &got, a.data(), nullptr, nullptr);
+  if (got < n) throw ArgError{"expected " + std::to_string(n) + " arguments"};
+  return a;
+}
+
+// Geometry shared by the convolution and pooling kernels, from an Int32Array:
+// [N, H, W, C, KH, KW, M, OH, OW, SH, SW, DH, DW, PT, PL]
+struct Geo {
+  int n, h, w, c, kh, kw, m, oh, ow, sh, sw, dh, dw, pt, pl;
+};
+
+Geo geo(napi_env env, napi_value v) {
+  size_t len;
+  int32_t* g = i32(env, v, &len, "geometry");
+  if (len < 15) throw ArgError{"geometry needs 15 values"};
+  return Geo{g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14]};
+}
+
+// out[n,oh,ow,c*M+q] = sum_{kh,kw} x[n,ih,iw,c] * w[kh,kw,c,q]
+void depthwise_forward(const Geo& g, const float* x, const float* w, float* out) {
+  const int cm = g.c * g.m;
+  std::vector<double> acc(cm);
+  for (int n = 0; n < g.n; ++n)
+    for (int oh = 0; oh < g.oh; ++oh)
+      for (int ow = 0; ow < g.ow; ++ow) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int kh = 0; kh < g.kh; ++kh) {
+          const int ih = oh * g.sh - g.pt + kh * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          for (int kw = 0; kw < g.kw; ++kw) {
+            const int iw = ow * g.sw - g.pl + kw * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            const float* xr = x + ((static_cast<int64_t>(n) * g.h + ih) * g.w + iw) * g.c;
+            const float* wr = w + (static_cast<int64_t>(kh) * g.kw + kw) * cm;
+            if (g.m == 1) {
+              for (int c = 0; c < g.c; ++c) acc[c] += static_cast<double>(xr[c]) * wr[c];
+            } else {
+              for (int c = 0; c < g.c; ++c)
+                for (int q = 0; q < g.m; ++q) acc[c * g.m + q] += static_cast<double>(xr[c]) * wr[c * g.m + q];
+            }
+          }
+        }
+        float* o = out + ((static_cast<int64_t>(n) * g.oh + oh) * g.ow + ow) * cm;
+        for (int i = 0; i < cm; ++i) o[i] = static_cast<float>(acc[i]);
+      }
+}
+
+// dx[n,ih,iw,c] = sum over the outputs that read it of dy[n,oh,ow,c*M+q] * w[kh,kw,c,q]
+void depthwise_backprop_input(const Geo& g, const float* dy, const float* w, float* dx) {
+  const int cm = g.c * g.m;
+  const int64_t total = static_cast<int64_t>(g.n) * g.h * g.w * g.c;
+  std::vector<double> acc(total, 0.0);
+  for (int n = 0; n < g.n; ++n)
+    for (int oh = 0; oh < g.oh; ++oh)
+      for (int ow = 0; ow < g.ow; ++ow) {
+        const float* d = dy + ((static_cast<int64_t>(n) * g.oh + oh) * g.ow + ow) * cm;
+        for (int kh = 0; kh < g.kh; ++kh) {
+          const int ih = oh * g.sh - g.pt + kh * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          for (int kw = 0; kw < g.kw; ++kw) {
+            const int iw = ow * g.sw - g.pl + kw * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            double* a = acc.data() + ((static_cast<int64_t>(n) * g.h + ih) * g.w + iw) * g.c;
+            const float* wr = w + (static_cast<int64_t>(kh) * g.kw + kw) * cm;
+            if (g.m == 1) {
+              for (int c = 0; c < g.c; ++c) a[c] += static_cast<double>(d[c]) * wr[c];
+            } else {
+              for (int c = 0; c < g.c; ++c)
+                for (int q = 0; q < g.m; ++q) a[c] += static_cast<double>(d[c * g.m + q]) * wr[c * g.m + q];
+            }
+          }
+        }
+      }
+  for (int64_t i = 0; i < total; ++i) dx[i] = static_cast<float>(acc[i]);
+}
+
+// dw[kh,kw,c,q] = sum_{n,oh,ow} x[n,ih,iw,c] * dy[n,oh,ow,c*M+q]
+void depthwise_backprop_filter(const Geo& g, const float* x, const float* dy, float* dw) {
+  const int cm = g.c * g.m;
+  std::vector<double> acc(static_cast<size_t>(g.kh) * g.kw * cm, 0.0);
+  for (int n = 0; n < g.n; ++n)
+    for (int oh = 0; oh < g.oh; ++oh)
+      for (int ow = 0; ow < g.ow; ++ow) {
+        const float* d = dy + ((static_cast<int64_t>(n) * g.oh + oh) * g.ow + ow) * cm;
+        for (int kh = 0; kh < g.kh; ++kh) {
+          const int ih = oh * g.sh - g.pt + kh * g.dh;
+          if (ih < 0 || ih >= g.h) continue;
+          for (int kw = 0; kw < g.kw; ++kw) {
+            const int iw = ow * g.sw - g.pl + kw * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            const float* xr = x + ((static_cast<int64_t>(n) * g.h + ih) * g.w + iw) * g.c;
+            double* a = acc.data() + (static_cast<int64_t>(kh) * g.kw + kw) * cm;
+            if (g.m == 1) {
+              for (int c = 0; c < g.c; ++c) a[c] += static_cast<double>(xr[c]) * d[c];
+            } else {
+              for (int c = 0; c < g.c; ++c)
+                for (int q = 0; q < g.m; ++q) a[c * g.m + q] += static_cast<double>(xr[c]) * d[c * g.m + q];
+            }
+          }
+        }
+      }
+  for (size_t i = 0; i < acc.size(); ++i) dw[i] = static_cast<float>(acc[i]);
+}
+
+// Max pooling (dilation 1). For each output, the first maximum of its window in row-major order
+// over in-bounds positions (strictly greater than the best so far, starting from -infinity), as
+// TF.js's maxPoolPositions; `grad` then adds dy at that position.
+template <bool Grad>
+void max_pool(const Geo& g, const float* __restrict x, const float* __restrict dy, float* __restrict out) {
+  const int c = g.c;
+  // Windows that tile the input exactly (kernel == stride, no padding): the gradient writes every
+  // input position once, so no zero fill and no scatter.
+  const bool tiles = g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && g.oh * g.sh == g.h && g.ow * g.sw == g.w;
+  if (Grad && !tiles) std::memset(out, 0, sizeof(float) * static_cast<size_t>(g.n) * g.h * g.w * c);
+  std::vector<float> best_v(c);
+  // Window position (kh * KW + kw) of each channel's maximum; -1: none (an all-NaN window). Kept
+  // as float so the compare-and-blend loop below vectorizes (one lane type).
+  std::vector<float> where_v(c);
+  float* __restrict best = best_v.data();
+  float* __restrict where = where_v.data();
+  for (int n = 0; n < g.n; ++n)
+    for (int oh = 0; oh < g.oh; ++oh)
+      for (int ow = 0; ow < g.ow; ++ow) {
+        for (int d = 0; d < c; ++d) {
+          best[d] = -std::numeric_limits<float>::infinity();
+          where[d] = -1.0f;
+        }
+        for (int kh = 0; kh < g.kh; ++kh) {
+          const int ih = oh * g.sh - g.pt + kh;
+          if (ih < 0 || ih >= g.h) continue;
+          for (int kw = 0; kw < g.kw; ++kw) {
+            const int iw = ow * g.sw - g.pl + kw;
+            if (iw < 0 || iw >= g.w) continue;
+            const float* __restrict xr = x + ((static_cast<int64_t>(n) * g.h + ih) * g.w + iw) * c;
+            const float pos = static_cast<float>(kh * g.kw + kw);
+            // Branch-free (random data defeats branch prediction); strictly greater keeps the first maximum.
+            for (int d = 0; d < c; ++d) {
+              const float v = xr[d];
+              const float b = best[d];
+              where[d] = v > b ? pos : where[d];
+              best[d] = v > b ? v : b;
+            }
+          }
+        }
+        const int64_t o = ((static_cast<int64_t>(n) * g.oh + oh) * g.ow + ow) * c;
+        if (Grad && tiles) {
+          const float* __restrict d0 = dy + o;
+          for (int kh = 0; kh < g.kh; ++kh)
+            for (int kw = 0; kw < g.kw; ++kw) {
+              float* __restrict xr = out + ((static_cast<int64_t>(n) * g.h + oh * g.sh + kh) * g.w + ow * g.sw + kw) * c;
+              const float pos = static_cast<float>(kh * g.kw + kw);
+              for (int d = 0; d < c; ++d) xr[d] = where[d] == pos ? d0[d] : 0.0f;
+            }
+        } else if (Grad) {
+          for (int d = 0; d < c; ++d) {
+            if (where[d] < 0) continue;
+            const int p = static_cast<int>(where[d]);
+            const int ih = oh * g.sh - g.pt + p / g.kw;
+            const int iw = ow * g.sw - g.pl + p % g.kw;
+            out[((static_cast<int64_t>(n) * g.h + ih) * g.w + iw) * c + d] += dy[o + d];
+          }
+        } else {
+          for (int d = 0; d < c; ++d) out[o + d] = best[d];
+        }
+      }
+}
+
+enum Unary { RELU, RELU6, STEP, NEG, ABS, SQUARE, SQRT, RSQRT, EXP, LOG, SIGMOID, TANH, ELU, RECIPROCAL, LEAKY_RELU };
+
+void unary(int op, const float* x, float* y, size_t n, double alpha) {
+  switch (op) {
+    case RELU: for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? 0.0f : x[i]; break;
+    case RELU6: for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? 0.0f : (x[i] > 6 ? 6.0f : x[i]); break;
+    case STEP: {
+      const float a = static_cast<float>(alpha);
+      // Branch-free so it vectorizes; x != x is the NaN test (NaN stays NaN, as in TF.js).
+      for (size_t i = 0; i < n; ++i) {
+        const float v = x[i] > 0 ? 1.0f : a;
+        y[i] = x[i] != x[i] ? x[i] : v;
+      }
+      break;
+    }
+    case NEG: for (size_t i = 0; i < n; ++i) y[i] = -x[i]; break;
+    case ABS: for (size_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]); break;
+    case SQUARE: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(static_cast<double>(x[i]) * x[i]); break;
+    case SQRT: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(std::sqrt(static_cast<double>(x[i]))); break;
+    case RSQRT: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(x[i]))); break;
+    case EXP: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(std::exp(static_cast<double>(x[i]))); break;
+    case LOG: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(std::log(static_cast<double>(x[i]))); break;
+    case SIGMOID: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(x[i])))); break;
+    case TANH: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(std::tanh(static_cast<double>(x[i]))); break;
+    case ELU: for (size_t i = 0; i < n; ++i) y[i] = x[i] >= 0 ? x[i] : static_cast<float>(std::exp(static_cast<double>(x[i])) - 1.0); break;
+    case RECIPROCAL: for (size_t i = 0; i < n; ++i) y[i] = static_cast<float>(1.0 / static_cast<double>(x[i])); break;
+    case LEAKY_RELU: for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? static_cast<float>(alpha * x[i]) : x[i]; break;
+    default: throw ArgError{"unknown unary op " + std::to_string(op)};
+  }
+}
+
+enum Binary { ADD, SUB, MUL, DIV, MAX, MIN, SQUARED_DIFF };
+
+inline float bin(int op, float a, float b) {
+  switch (op) {
+    case ADD: return a + b;
+    case SUB: return a - b;
+    case MUL: return a * b;
+    case DIV: return a / b;
+    case MAX: return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN() : (a > b ? a : b);
+    case MIN: return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN() : (a < b ? a : b);
+    default: { const double d = static_cast<double>(a) - b; return static_cast<float>(d * d); }
+  }
+}
+
+// y = a op b where each operand is either the full length n or repeats with its own period
+// (a shape that is a suffix of the output's, leading 1s dropped, or a scalar).
+template <int Op>
+void binary_t(const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
+  if (na == n && nb == n) {
+    for (size_t i = 0; i < n; ++i) y[i] = bin(Op, a[i], b[i]);
+  } else if (na == n) {
+    for (size_t i = 0; i < n; i += nb)
+      for (size_t j = 0; j < nb; ++j) y[i + j] = bin(Op, a[i + j], b[j]);
+  } else {
+    for (size_t i = 0; i < n; i += na)
+      for (size_t j = 0; j < na; ++j) y[i + j] = bin(Op, a[j], b[i + j]);
+  }
+}
+
+void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
+  switch (op) {
+    case ADD: return binary_t<ADD>(a, na, b, nb, y, n);
+    case SUB: return binary_t<SUB>(a, na, b, nb, y, n);
+    case MUL: return binary_t<MUL>(a, na, b, nb, y, n);
+    case DIV: return binary_t<DIV>(a, na, b, nb, y, n);
+    case MAX: return binary_t<MAX>(a, na, b, nb, y, n);
+    case MIN: return binary_t<MIN>(a, na, b, nb, y, n);
+    case SQUARED_DIFF: return binary_t<SQUARED_DIFF>(a, na, b, nb, y, n);
+    default: throw ArgError{"unknown binary op " + std::to_string(op)};
+  }
+}
+
+napi_value undefined_value(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F f) {
+  try {
+    f();
+  } catch (const ArgError& e) {
+    napi_throw_error(env, "MEDFUSION_NATIVE_KERNEL", e.message.c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, "MEDFUSION_NATIVE_KERNEL", e.what());
+  }
+  return undefined_value(env);
+}
+
+// depthwise(kind, geometry, a, b, out): kind 0 forward (x, w), 1 input gradient (dy, w), 2 filter gradient (x, dy)
+napi_value Depthwise(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    const int kind = static_cast<int>(num(env, a[0]));
+    const Geo g = geo(env, a[1]);
+    float* p = f32(env, a[2], nullptr, "a");
+    float* q = f32(env, a[3], nullptr, "b");
+    float* out = f32(env, a[4], nullptr, "out");
+    if (kind == 0) depthwise_forward(g, p, q, out);
+    else if (kind == 1) depthwise_backprop_input(g, p, q, out);
+    else depthwise_backprop_filter(g, p, q, out);
+  });
+}
+
+// maxPool(geometry, x, out) / maxPoolGrad(geometry, x, dy, dx)
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    max_pool<false>(geo(env, a[0]), f32(env, a[1], nullptr, "x"), nullptr, f32(env, a[2], nullptr, "out"));
+  });
+}
+
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    max_pool<true>(geo(env, a[0]), f32(env, a[1], nullptr, "x"), f32(env, a[2], nullptr, "dy"), f32(env, a[3], nullptr, "dx"));
+  });
+}
+
+// unary(op, x, y, alpha)
+napi_value UnaryOp(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    size_t nx, ny;
+    float* x = f32(env, a[1], &nx, "x");
+    float* y = f32(env, a[2], &ny, "y");
+    if (nx != ny) throw ArgError{"x and y differ in length"};
+    unary(static_cast<int>(num(env, a[0])), x, y, nx, num(env, a[3]));
+  });
+}
+
+// binary(op, a, b, y): a and b are y's length or divide it (cycled)
+napi_value BinaryOp(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    size_t na, nb, ny;
+    float* pa = f32(env, a[1], &na, "a");
+    float* pb = f32(env, a[2], &nb, "b");
+    float* y = f32(env, a[3], &ny, "y");
+    if ((na != ny && nb != ny) || na == 0 || nb == 0 || ny % na != 0 || ny % nb != 0) throw ArgError{"operand lengths do not cycle into the output"};
+    binary(static_cast<int>(num(env, a[0])), pa, na, pb, nb, y, ny);
+  });
+}
+
+// batchNorm(x, mean, variance, offset, scale, epsilon, y): TF.js's formula, parameters cycled.
+napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 7);
+    size_t n, nm, nv, no, ns, ny;
+    const float* x = f32(env, a[0], &n, "x");
+    const float* m = f32(env, a[1], &nm, "mean");
+    const float* v = f32(env, a[2], &nv, "variance");
+    const float* o = f32(env, a[3], &no, "offset");
+    const float* s = f32(env, a[4], &ns, "scale");
+    const double eps = num(env, a[5]);
+    float* y = f32(env, a[6], &ny, "y");
+    if (ny != n || !nm || !nv || !no || !ns) throw ArgError{"bad batch norm lengths"};
+    size_t im = 0, iv = 0, io = 0, is = 0;
+    for (size_t i = 0; i < n; ++i) {
+      y[i] = static_cast<float>(o[io] + (static_cast<double>(x[i]) - m[im]) * s[is] / std::sqrt(static_cast<double>(v[iv]) + eps));
+      if (++im == nm) im = 0;
+      if (++iv == nv) iv = 0;
+      if (++io == no) io = 0;
+      if (++is == ns) is = 0;
+    }
+  });
+}
+
+// sum(x, outer, reduced, inner, y): x viewed as [outer, reduced, inner], y[o, i] = sum over reduced (double)
+napi_value Sum(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    size_t nx, ny;
+    const float* x = f32(env, a[0], &nx, "x");
+    const int64_t outer = static_cast<int64_t>(num(env, a[1]));
+    const int64_t reduced = static_cast<int64_t>(num(env, a[2]));
+    const int64_t inner = static_cast<int64_t>(num(env, a[3]));
+    float* y = f32(env, a[4], &ny, "y");
+    if (static_cast<int64_t>(nx) != outer * reduced * inner || static_cast<int64_t>(ny) != outer * inner) throw ArgError{"bad sum shape"};
+    std::vector<double> acc(inner);
+    for (int64_t o = 0; o < outer; ++o) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const float* xo = x + o * reduced * inner;
+      if (inner == 1) {
+        double s = 0;
+        for (int64_t r = 0; r < reduced; ++r) s += xo[r];
+        acc[0] = s;
+      } else {
+        for (int64_t r = 0; r < reduced; ++r)
+          for (int64_t i = 0; i < inner; ++i) acc[i] += xo[r * inner + i];
+      }
+      for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
+    }
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"depthwise", nullptr, Depthwise, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, UnaryOp, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

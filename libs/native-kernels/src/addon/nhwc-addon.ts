@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The optional C++ kernels (addon/nhwc_kernels.cc), called synchronously on TF.js's arrays. */
+export interface NhwcAddon {
+  /** kind 0: forward (x, w); 1: input gradient (dy, w); 2: filter gradient (x, dy). */
+  depthwise(kind: 0 | 1 | 2, geometry: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  maxPool(geometry: Int32Array, x: Float32Array, out: Float32Array): void;
+  maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
+  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array, scale: Float32Array, epsilon: number, y: Float32Array): void;
+  sum(x: Float32Array, outer: number, reduced: number, inner: number, y: Float32Array): void;
+}
+
+/** Op codes of `unary` and `binary`, in the order of the addon's enums. */
+export const UNARY_OP = { Relu: 0, Relu6: 1, Step: 2, Neg: 3, Abs: 4, Square: 5, Sqrt: 6, Rsqrt: 7, Exp: 8, Log: 9, Sigmoid: 10, Tanh: 11, Elu: 12, Reciprocal: 13, LeakyRelu: 14 } as const;
+export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 } as const;
+
+// Same place from src/addon (Jest) and dist/addon (built code): the package's dist/native.
+const ADDON_PATH = fileURLToPath(new URL('../../dist/native/nhwc_kernels.node', import.meta.url));
+
+let loaded: { addon: NhwcAddon } | { reason: string } | undefined;
+
+/** The addon, or why it is not available (not built here: no compiler or Node headers). */
+export function loadNhwcAddon(): { addon: NhwcAddon } | { reason: string } {
+  if (loaded) return loaded;
+  if (!existsSync(ADDON_PATH)) {
+    loaded = { reason: `${ADDON_PATH} is missing (npm run build compiles it; it needs a C++ compiler and Node's headers)` };
+    return loaded;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as NhwcAddon;
+    if (typeof addon.depthwise !== 'function' || typeof addon.sum !== 'function') throw new Error('unexpected exports (rebuild it)');
+    loaded = { addon };
+  } catch (err) {
+    loaded = { reason: `${ADDON_PATH} does not load: ${(err as Error).message.split('\n')[0]}` };
+  }
+  return loaded;
+}

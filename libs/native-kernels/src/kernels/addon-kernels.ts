@@ -1,0 +1,250 @@
+import { backend_util, util, type TensorInfo } from '@tensorflow/tfjs';
+import { BINARY_OP, UNARY_OP, type NhwcAddon } from '../addon/nhwc-addon.js';
+import { broadcastShapes } from './elementwise-kernels.js';
+import { nativeValues, sizeOf, type CpuBackendStorage, type NativeKernelArgs, type NativeKernelDef } from './kernel-context.js';
+
+/**
+ * Kernels served by the C++ NHWC addon (addon/nhwc_kernels.cc): depthwise convolutions and their
+ * gradients, max pooling and its gradient, and single-pass elementwise ops, batch norm and sums.
+ * Each returns undefined where it does not apply (no addon, another dtype or layout, shapes whose
+ * broadcasting is not a simple cycle), and the onnxruntime kernel or the JS kernel runs.
+ */
+
+/** Element count under which a call stays in JS (the addon call itself costs about a microsecond). */
+const MIN_ADDON_ELEMENTS = 1024;
+
+type Shape4 = [number, number, number, number];
+
+function f32(backend: CpuBackendStorage, t: TensorInfo | undefined): Float32Array | undefined {
+  if (!t || t.dtype !== 'float32') return undefined;
+  const v = nativeValues(backend, t);
+  return v instanceof Float32Array && v.length > 0 ? v : undefined;
+}
+
+function output(args: NativeKernelArgs, kernelName: string, shape: readonly number[], values: Float32Array): TensorInfo {
+  args.runner.note(kernelName);
+  return args.backend.makeTensorInfo([...shape], 'float32', values);
+}
+
+function nhwc(attrs: Record<string, unknown>): boolean {
+  return attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC' || attrs.dataFormat === 'channelsLast';
+}
+
+/** [N, H, W, C, KH, KW, M, OH, OW, SH, SW, DH, DW, PT, PL] as the addon reads it. */
+function geometry(info: backend_util.Conv2DInfo, multiplier: number): Int32Array {
+  return Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, multiplier,
+    info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    info.padInfo.top, info.padInfo.left,
+  ]);
+}
+
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    attrs.strides as [number, number],
+    (attrs.dilations ?? 1) as number | [number, number],
+    attrs.pad as Parameters<typeof backend_util.computeConv2DInfo>[4],
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    true,
+  );
+}
+
+const ACTIVATIONS: Record<string, { op: number; alpha?: number } | null> = {
+  linear: null,
+  relu: { op: UNARY_OP.Relu },
+  relu6: { op: UNARY_OP.Relu6 },
+  elu: { op: UNARY_OP.Elu },
+  sigmoid: { op: UNARY_OP.Sigmoid },
+  leakyrelu: { op: UNARY_OP.LeakyRelu },
+};
+
+function depthwiseForward(kernelName: string): NativeKernelDef {
+  return {
+    kernelName,
+    impl: (args) => {
+      const { addon } = args;
+      const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+      const xv = f32(args.backend, x);
+      const wv = f32(args.backend, filter);
+      if (!addon || !x || !filter || !xv || !wv || preluActivationWeights || !nhwc(args.attrs)) return undefined;
+      const activation = (args.attrs.activation as string | undefined) ?? 'linear';
+      if (!(activation in ACTIVATIONS)) return undefined;
+      const info = depthwiseInfo(x.shape, filter.shape, args.attrs);
+      const bv = bias ? f32(args.backend, bias) : undefined;
+      if (bias && (!bv || bv.length !== info.outChannels)) return undefined;
+      const out = new Float32Array(sizeOf(info.outShape));
+      addon.depthwise(0, geometry(info, filter.shape[3]!), xv, wv, out);
+      if (bv) addon.binary(BINARY_OP.Add, out, bv, out);
+      const act = ACTIVATIONS[activation];
+      if (act) addon.unary(act.op, out, out, act.op === UNARY_OP.LeakyRelu ? ((args.attrs.leakyreluAlpha as number | undefined) ?? 0.2) : 0);
+      return output(args, kernelName, info.outShape, out);
+    },
+  };
+}
+
+const depthwiseBackpropInput: NativeKernelDef = {
+  kernelName: 'DepthwiseConv2dNativeBackpropInput',
+  impl: (args) => {
+    const { addon } = args;
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const dyv = f32(args.backend, dy);
+    const wv = f32(args.backend, filter);
+    if (!addon || !dyv || !wv || !nhwc(args.attrs)) return undefined;
+    const inShape = args.attrs.inputShape as number[];
+    const info = depthwiseInfo(inShape, filter.shape, args.attrs);
+    const dx = new Float32Array(sizeOf(inShape));
+    addon.depthwise(1, geometry(info, filter.shape[3]!), dyv, wv, dx);
+    return output(args, 'DepthwiseConv2dNativeBackpropInput', inShape, dx);
+  },
+};
+
+const depthwiseBackpropFilter: NativeKernelDef = {
+  kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+  impl: (args) => {
+    const { addon } = args;
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const xv = f32(args.backend, x);
+    const dyv = f32(args.backend, dy);
+    if (!addon || !xv || !dyv || !nhwc(args.attrs)) return undefined;
+    const filterShape = args.attrs.filterShape as number[];
+    const info = depthwiseInfo(x.shape, filterShape, args.attrs);
+    const dw = new Float32Array(sizeOf(filterShape));
+    addon.depthwise(2, geometry(info, filterShape[3]!), xv, dyv, dw);
+    return output(args, 'DepthwiseConv2dNativeBackpropFilter', filterShape, dw);
+  },
+};
+
+function poolInfo(shape: number[], attrs: Record<string, unknown>): backend_util.Conv2DInfo {
+  return backend_util.computePool2DInfo(
+    shape as Shape4,
+    attrs.filterSize as [number, number],
+    attrs.strides as [number, number],
+    1,
+    attrs.pad as Parameters<typeof backend_util.computePool2DInfo>[4],
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+}
+
+// MaxPool itself stays with onnxruntime: its kernel (with the layout transposes) measured faster
+// than a scalar loop here.
+const maxPoolGrad: NativeKernelDef = {
+  kernelName: 'MaxPoolGrad',
+  impl: (args) => {
+    const { addon } = args;
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const dyv = f32(args.backend, dy);
+    const xv = f32(args.backend, input);
+    if (!addon || !dyv || !xv) return undefined;
+    const info = poolInfo(input.shape, args.attrs);
+    const dx = new Float32Array(xv.length);
+    addon.maxPoolGrad(geometry(info, 1), xv, dyv, dx);
+    return output(args, 'MaxPoolGrad', input.shape, dx);
+  },
+};
+
+function unary(kernelName: keyof typeof UNARY_OP | 'ClipByValue'): NativeKernelDef {
+  return {
+    kernelName,
+    impl: (args) => {
+      const { addon } = args;
+      const { x } = args.inputs as { x: TensorInfo };
+      const xv = f32(args.backend, x);
+      if (!addon || !xv || xv.length < MIN_ADDON_ELEMENTS || kernelName === 'ClipByValue') return undefined;
+      const y = new Float32Array(xv.length);
+      const alpha = kernelName === 'Step' || kernelName === 'LeakyRelu' ? ((args.attrs.alpha as number | undefined) ?? 0) : 0;
+      addon.unary(UNARY_OP[kernelName], xv, y, alpha);
+      return output(args, kernelName, x.shape, y);
+    },
+  };
+}
+
+/** A tensor of `shape` cycles through `out` exactly as broadcasting would: its shape, leading 1s dropped, is a suffix of out's. */
+function cycles(shape: readonly number[], out: readonly number[]): boolean {
+  const s = [...shape];
+  while (s.length > 0 && s[0] === 1) s.shift();
+  return s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i]);
+}
+
+function binary(kernelName: keyof typeof BINARY_OP): NativeKernelDef {
+  return {
+    kernelName,
+    impl: (args) => {
+      const { addon } = args;
+      const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+      const av = f32(args.backend, a);
+      const bv = f32(args.backend, b);
+      if (!addon || !av || !bv) return undefined;
+      const outShape = broadcastShapes(a.shape, b.shape);
+      if (!outShape || sizeOf(outShape) < MIN_ADDON_ELEMENTS) return undefined;
+      const n = sizeOf(outShape);
+      if (!((av.length === n || cycles(a.shape, outShape)) && (bv.length === n || cycles(b.shape, outShape)))) return undefined;
+      if (av.length !== n && bv.length !== n) return undefined;
+      const y = new Float32Array(n);
+      addon.binary(BINARY_OP[kernelName], av, bv, y);
+      return output(args, kernelName, outShape, y);
+    },
+  };
+}
+
+const ONE = new Float32Array([1]);
+const ZERO = new Float32Array([0]);
+
+const batchNorm: NativeKernelDef = {
+  kernelName: 'FusedBatchNorm',
+  impl: (args) => {
+    const { addon } = args;
+    const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>;
+    const xv = f32(args.backend, x);
+    const mv = f32(args.backend, mean);
+    const vv = f32(args.backend, variance);
+    const ov = offset ? f32(args.backend, offset) : ZERO;
+    const sv = scale ? f32(args.backend, scale) : ONE;
+    if (!addon || !x || !xv || !mv || !vv || !ov || !sv || xv.length < MIN_ADDON_ELEMENTS) return undefined;
+    const y = new Float32Array(xv.length);
+    addon.batchNorm(xv, mv, vv, ov, sv, (args.attrs.varianceEpsilon as number | undefined) ?? 0.001, y);
+    return output(args, 'FusedBatchNorm', x.shape, y);
+  },
+};
+
+/** Sum and Mean over a contiguous run of axes (bias gradients, batch-norm moments, pooling). */
+function reduction(kernelName: 'Sum' | 'Mean'): NativeKernelDef {
+  return {
+    kernelName,
+    impl: (args) => {
+      const { addon } = args;
+      const { x } = args.inputs as { x: TensorInfo };
+      const xv = f32(args.backend, x);
+      if (!addon || !xv || xv.length < MIN_ADDON_ELEMENTS) return undefined;
+      const axes = util.parseAxisParam(args.attrs.axis as number | number[], x.shape).sort((p, q) => p - q);
+      if (axes.length === 0 || axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) return undefined;
+      const first = axes[0]!;
+      const last = axes[axes.length - 1]!;
+      const outer = sizeOf(x.shape.slice(0, first));
+      const reduced = sizeOf(x.shape.slice(first, last + 1));
+      const inner = sizeOf(x.shape.slice(last + 1));
+      const y = new Float32Array(outer * inner);
+      addon.sum(xv, outer, reduced, inner, y);
+      // TF.js's Mean divides the float32 sum by the float32 count.
+      if (kernelName === 'Mean') for (let i = 0; i < y.length; i++) y[i] = Math.fround(y[i]! / reduced);
+      const outShape = args.attrs.keepDims === true ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+      return output(args, kernelName, outShape, y);
+    },
+  };
+}
+
+export const ADDON_KERNELS: NativeKernelDef[] = [
+  depthwiseForward('DepthwiseConv2dNative'),
+  depthwiseForward('FusedDepthwiseConv2D'),
+  depthwiseBackpropInput,
+  depthwiseBackpropFilter,
+  maxPoolGrad,
+  ...(Object.keys(UNARY_OP) as Array<keyof typeof UNARY_OP>).map(unary),
+  ...(Object.keys(BINARY_OP) as Array<keyof typeof BINARY_OP>).map(binary),
+  batchNorm,
+  reduction('Sum'),
+  reduction('Mean'),
+];
+
+export type { NhwcAddon };
