@@ -3,6 +3,7 @@ import { purgeExpiredIdempotencyKeys, TrainingJobRepository } from '@medfusion/p
 import { openServiceConnections, reconcileTrainingQueue, TrainingQueue } from '@medfusion/queue';
 import { createLogger, runHeadlessApp, startPeriodicTask } from '@medfusion/runtime';
 import { startSweepDriver } from './sweep-driver.js';
+import { QUEUE_METRICS_PATH, queueMetricsRoute } from './queue-metrics.js';
 
 const env = loadEnv();
 const logger = createLogger('scheduler', env.LOG_LEVEL);
@@ -35,6 +36,7 @@ await runHeadlessApp({
     const sweeps = await startSweepDriver(env, conn, queue, logger);
     return {
       checks: conn.checks,
+      routes: { [QUEUE_METRICS_PATH]: queueMetricsRoute(queue, conn) },
       async stop() {
         await Promise.all([reconciler.stop(), purger.stop(), sweeps.stop()]);
         await queue.close();

@@ -1,5 +1,5 @@
 import { onShutdownSignal } from './graceful-shutdown.js';
-import { startHealthServer, type ReadinessCheck } from './health-server.js';
+import { startHealthServer, type HealthRoute, type ReadinessCheck } from './health-server.js';
 import type { Logger } from './logger.js';
 
 export interface StartedService {
@@ -7,6 +7,8 @@ export interface StartedService {
   checks: Record<string, ReadinessCheck>;
   /** Finishes or hands back in-flight work, then closes connections. */
   stop(): Promise<void>;
+  /** Extra GET routes served on the health port once the service has started (path -> handler). */
+  routes?: Record<string, HealthRoute>;
 }
 
 export interface HeadlessAppOptions {
@@ -26,6 +28,7 @@ export interface HeadlessAppOptions {
 export async function runHeadlessApp(opts: HeadlessAppOptions): Promise<void> {
   const { logger } = opts;
   let service: StartedService | undefined;
+  const routes = new Map<string, HealthRoute>();
   const health = await startHealthServer(opts.host, opts.healthPort, {
     started: async () => {
       if (!service) throw new Error('starting');
@@ -38,7 +41,7 @@ export async function runHeadlessApp(opts: HeadlessAppOptions): Promise<void> {
       );
       if (failures.length) throw new Error(failures.join('; '));
     },
-  });
+  }, routes);
   onShutdownSignal(logger, opts.shutdownTimeoutMs, async () => {
     health.setShuttingDown();
     await service?.stop();
@@ -46,6 +49,7 @@ export async function runHeadlessApp(opts: HeadlessAppOptions): Promise<void> {
   });
   try {
     service = await opts.start();
+    for (const [path, route] of Object.entries(service.routes ?? {})) routes.set(path, route);
   } catch (err) {
     logger.fatal({ err }, `${opts.name} failed to start`);
     process.exit(1);

@@ -32,6 +32,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
   );
 }
 
+/** The probe paths every app serves (the gateway's controller answers the same two). */
+export const HEALTH_PATHS = { live: '/health/live', ready: '/health/ready' } as const;
+
+/** An extra GET route on the health port, such as the scheduler's queue metrics; answers JSON. */
+export type HealthRoute = () => Promise<{ status: number; body: unknown }>;
+
 export interface HealthServer {
   server: Server;
   port: number;
@@ -44,7 +50,12 @@ export interface HealthServer {
  * Liveness (`/health/live`: the process answers) and readiness (`/health/ready`: its dependencies
  * answer and it is not shutting down) for the headless apps. Same paths as the gateway's.
  */
-export async function startHealthServer(host: string, port: number, checks: Record<string, ReadinessCheck>): Promise<HealthServer> {
+export async function startHealthServer(
+  host: string,
+  port: number,
+  checks: Record<string, ReadinessCheck>,
+  routes: ReadonlyMap<string, HealthRoute> = new Map(),
+): Promise<HealthServer> {
   let shuttingDown = false;
   const server = createServer((req, res) => {
     const send = (code: number, body: unknown) => {
@@ -52,12 +63,20 @@ export async function startHealthServer(host: string, port: number, checks: Reco
       res.end(JSON.stringify(body));
     };
     if (req.method !== 'GET') return send(405, { statusCode: 405, message: 'only GET' });
-    if (req.url === '/health/live') return send(200, { status: 'ok' });
-    if (req.url === '/health/ready') {
+    if (req.url === HEALTH_PATHS.live) return send(200, { status: 'ok' });
+    if (req.url === HEALTH_PATHS.ready) {
       if (shuttingDown) return send(503, { status: 'error', checks: { shutdown: { status: 'error', error: 'shutting down' } } });
       runReadinessChecks(checks).then(
         (report) => send(report.status === 'ok' ? 200 : 503, report),
         (err: Error) => send(503, { status: 'error', error: err.message }),
+      );
+      return;
+    }
+    const route = routes.get(req.url ?? '');
+    if (route) {
+      route().then(
+        (r) => send(r.status, r.body),
+        (err: Error) => send(500, { statusCode: 500, message: `${req.url}: ${err.message}` }),
       );
       return;
     }
