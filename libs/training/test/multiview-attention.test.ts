@@ -84,6 +84,14 @@ describe.each(['mask', 'cam'] as const)('attention supervision %s', (type) => {
     expect(Math.max(...Object.values(r.onVsOn))).toBe(0);
   });
 
+  it('resumes a run paused mid-epoch to the uninterrupted weights, supervision head included', async () => {
+    const r = await run<{ pausedAt: { epoch: number; step: number }; kinds: string[]; names: string[]; maxDiff: number }>('resume', masksDir, type);
+    expect(r.kinds).toEqual(['completed', 'pause', 'completed']);
+    expect(r.pausedAt).toEqual({ epoch: 1, step: 2 });
+    expect(r.names).toContain(type === 'mask' ? 'image_spatial_attention/kernel' : 'image_cam/kernel');
+    expect(r.maxDiff).toBe(0);
+  });
+
   it('makes the supervised map follow the lesion masks on held-out cases', async () => {
     // Measured (30 epochs, 150 steps): mask 0.82 supervised against -0.24 without; cam 0.92 against 0.05.
     const [off, on] = await Promise.all([

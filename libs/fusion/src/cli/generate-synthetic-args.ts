@@ -2,8 +2,9 @@ import { parseArgs } from 'node:util';
 import type { SyntheticDatasetOptions } from '../data/synthetic-dataset.js';
 
 export const GENERATE_SYNTHETIC_USAGE =
-  'usage: generate-synthetic --out <dir> [--cases 800] [--seed 7] [--size 64]\n' +
-  '  writes <dir>/clinical.csv, <dir>/images/*.png and <dir>/dataset.json; prints the stats as JSON';
+  'usage: generate-synthetic --out <dir> [--cases 800] [--seed 7] [--size 64] [--views 1|2] [--masks]\n' +
+  '  writes <dir>/clinical.csv, <dir>/images/*.png and <dir>/dataset.json; prints the stats as JSON\n' +
+  '  --views 2 adds a second view per case (column view_2), --masks lesion masks (column mask, masks/*.png)';
 
 /** A bad command line; the message says which option and what it accepts. */
 export class UsageError extends Error {
@@ -21,6 +22,8 @@ export function parseGenerateSyntheticArgs(argv: string[]): SyntheticDatasetOpti
         cases: { type: 'string', default: '800' },
         seed: { type: 'string', default: '7' },
         size: { type: 'string', default: '64' },
+        views: { type: 'string', default: '1' },
+        masks: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -38,6 +41,8 @@ export function parseGenerateSyntheticArgs(argv: string[]): SyntheticDatasetOpti
     numCases: integerOption('cases', values['cases'], 10, 1_000_000),
     seed: integerOption('seed', values['seed'], 0, 0xffffffff),
     imageSize: integerOption('size', values['size'], 16, 1024),
+    ...(integerOption('views', values['views'], 1, 2) === 2 ? { views: 2 as const } : {}),
+    ...(values['masks'] ? { masks: true } : {}),
   };
 }
 
