@@ -1,5 +1,5 @@
 import { trialTrainingJob, TrialParamsError, type CreateSweep, type CreateTrainingJob, type SweepEvent, type SweepTrialState } from '@medfusion/contracts';
-import type { PrunerDecision, SweepEntity, SweepRepository, TrainingJobEntity, TrialEntity } from '@medfusion/persistence';
+import type { NewTrial, PrunerDecision, SweepEntity, SweepRepository, TrainingJobEntity, TrialEntity } from '@medfusion/persistence';
 import type { TrainingControlRequester, TrainingQueue } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { completeParamsUniformly, GridError, RNG_PURPOSE, tuningRng, type Pruner, type Sampler } from '@medfusion/tuning';
@@ -224,21 +224,16 @@ export class SweepDriver {
           return { budgetSpent: null, failed: `sampler ${cfg.sampler.type} failed to propose trial ${number}: ${(err as Error).message}` };
         }
       }
-      const outcome = await this.startTrial(sweep, trials, waiting, number, params, samplerAttrs);
+      const outcome = await this.startTrial(sweep, trials, waiting, { number, params, samplerAttrs });
       if (outcome === 'lost-race') return { budgetSpent: null }; // another pass started it; the next pass goes on
       started++;
       if (outcome === 'started') running++;
     }
   }
 
-  private async startTrial(
-    sweep: SweepEntity,
-    trials: TrialEntity[],
-    waiting: TrialEntity | undefined,
-    number: number,
-    params: Record<string, string | number | boolean>,
-    samplerAttrs: Record<string, number>,
-  ): Promise<'started' | 'invalid' | 'lost-race'> {
+  /** Starts trial `next.number` (the waiting one, if given); `lost-race` when another pass got there first. */
+  private async startTrial(sweep: SweepEntity, trials: TrialEntity[], waiting: TrialEntity | undefined, next: Omit<NewTrial, 'waitingTrialId'>): Promise<'started' | 'invalid' | 'lost-race'> {
+    const { number, params } = next;
     let job: CreateTrainingJob;
     try {
       job = trialTrainingJob(sweep.config.baseTrainingJob, params, `${sweep.name} trial ${number}`);
@@ -246,9 +241,9 @@ export class SweepDriver {
       if (!(err instanceof z.ZodError || err instanceof TrialParamsError)) throw err;
       // A combination of values the per-parameter checks at creation could not see: the trial fails, the sweep goes on.
       const error = `parameters ${JSON.stringify(params)} do not give a valid training job: ${err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : err.message}`;
-      return (await this.recordInvalidTrial(sweep, trials, waiting, number, params, samplerAttrs, error)) ? 'invalid' : 'lost-race';
+      return (await this.recordInvalidTrial(sweep, trials, waiting, next, error)) ? 'invalid' : 'lost-race';
     }
-    const result = await this.deps.sweeps.startTrial(sweep.id, sweep.owner, { number, params, samplerAttrs, waitingTrialId: waiting?.id }, job);
+    const result = await this.deps.sweeps.startTrial(sweep.id, sweep.owner, { ...next, waitingTrialId: waiting?.id }, job);
     if (!result) return 'lost-race';
     if (waiting) trials.splice(trials.indexOf(waiting), 1, result.trial);
     else trials.push(result.trial);
@@ -262,15 +257,8 @@ export class SweepDriver {
     return 'started';
   }
 
-  private async recordInvalidTrial(
-    sweep: SweepEntity,
-    trials: TrialEntity[],
-    waiting: TrialEntity | undefined,
-    number: number,
-    params: Record<string, string | number | boolean>,
-    samplerAttrs: Record<string, number>,
-    error: string,
-  ): Promise<boolean> {
+  private async recordInvalidTrial(sweep: SweepEntity, trials: TrialEntity[], waiting: TrialEntity | undefined, next: Omit<NewTrial, 'waitingTrialId'>, error: string): Promise<boolean> {
+    const { number, params, samplerAttrs } = next;
     const now = new Date();
     let trial: TrialEntity | null;
     if (waiting) {

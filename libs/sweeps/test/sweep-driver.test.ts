@@ -239,6 +239,29 @@ describe('sweep driver (Postgres)', () => {
     expect(await sweepRow(sweep.id)).toMatchObject({ status: 'failed', finishReason: 'max_duration', error: 'no trial completed (2 failed)' });
   });
 
+  it('fails a trial whose combination of values makes no valid training job, and goes on', async () => {
+    const sweep = await sweeps.create(
+      sweepBody({
+        searchSpace: {
+          'trainingConfig.learningRate': { type: 'float', low: 0.001, high: 0.1, log: true },
+          'trainingConfig.minLearningRate': { type: 'float', low: 0.001, high: 0.01 },
+        },
+        baseTrainingJob: { dataConfig: { datasetId }, trainingConfig: { epochs: 3, learningRate: 0.1 } },
+        enqueueTrials: [{ 'trainingConfig.learningRate': 0.001, 'trainingConfig.minLearningRate': 0.01 }],
+        budget: { maxTrials: 20 },
+        parallelism: 1,
+      }),
+      'alice',
+    );
+    await newDriver().drive(sweep.id);
+    const [bad, ...rest] = await trials(sweep.id);
+    expect(bad).toMatchObject({ number: 0, state: 'failed', trainingJobId: null });
+    expect(bad!.error).toMatch(/trainingConfig\.minLearningRate: minLearningRate 0\.01 is above learningRate 0\.001/);
+    // Sampled trials follow (some may fail the same way) until one runs.
+    expect(rest.at(-1)).toMatchObject({ state: 'running' });
+    expect(rest.slice(0, -1).every((t) => t.state === 'failed')).toBe(true);
+  });
+
   it('enqueueing respects the trial budget', async () => {
     const sweep = await sweeps.create(sweepBody({ budget: { maxTrials: 2 }, enqueueTrials: [{}] }), 'alice');
     const t = await sweeps.enqueueTrial(sweep.id, { 'modelConfig.fusion': 'late' });
