@@ -216,6 +216,37 @@ void max_pool(const Geo& g, const float* __restrict x, const float* __restrict d
       }
 }
 
+// Max-pool gradient for windows that tile the input (kernel == stride, no padding), given the
+// forward output y: each window's gradient goes to the first position (row-major) holding its
+// maximum, as TF.js's kernel does. Every dx element is written once; branch-free so it vectorizes.
+void max_pool_grad_tiles(const Geo& g, const float* __restrict x, const float* __restrict y, const float* __restrict dy, float* __restrict dx) {
+  const int c = g.c;
+  std::vector<uint32_t> found_v(c);
+  uint32_t* __restrict found = found_v.data();
+  const uint32_t* __restrict dyb = reinterpret_cast<const uint32_t*>(dy);
+  uint32_t* __restrict dxb = reinterpret_cast<uint32_t*>(dx);
+  for (int n = 0; n < g.n; ++n)
+    for (int oh = 0; oh < g.oh; ++oh)
+      for (int ow = 0; ow < g.ow; ++ow) {
+        const int64_t o = ((static_cast<int64_t>(n) * g.oh + oh) * g.ow + ow) * c;
+        const float* __restrict yr = y + o;
+        const uint32_t* __restrict dyr = dyb + o;
+        for (int d = 0; d < c; ++d) found[d] = 0;
+        for (int kh = 0; kh < g.kh; ++kh)
+          for (int kw = 0; kw < g.kw; ++kw) {
+            const int64_t at = ((static_cast<int64_t>(n) * g.h + oh * g.sh + kh) * g.w + ow * g.sw + kw) * c;
+            const float* __restrict xr = x + at;
+            uint32_t* __restrict dxr = dxb + at;
+            // Bit masks instead of conditionals, so gcc vectorizes the loop.
+            for (int d = 0; d < c; ++d) {
+              const uint32_t hit = static_cast<uint32_t>(xr[d] == yr[d]) & (found[d] ^ 1u);
+              found[d] |= hit;
+              dxr[d] = dyr[d] & (0u - hit);
+            }
+          }
+      }
+}
+
 enum Unary { RELU, RELU6, STEP, NEG, ABS, SQUARE, SQRT, RSQRT, EXP, LOG, SIGMOID, TANH, ELU, RECIPROCAL, LEAKY_RELU };
 
 void unary(int op, const float* x, float* y, size_t n, double alpha) {
@@ -330,10 +361,18 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
   });
 }
 
+// maxPoolGrad(geometry, x, y, dy, dx): y is the forward output
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    auto a = args(env, info, 4);
-    max_pool<true>(geo(env, a[0]), f32(env, a[1], nullptr, "x"), f32(env, a[2], nullptr, "dy"), f32(env, a[3], nullptr, "dx"));
+    auto a = args(env, info, 5);
+    const Geo g = geo(env, a[0]);
+    const float* x = f32(env, a[1], nullptr, "x");
+    const float* y = f32(env, a[2], nullptr, "y");
+    const float* dy = f32(env, a[3], nullptr, "dy");
+    float* dx = f32(env, a[4], nullptr, "dx");
+    const bool tiles = g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && g.oh * g.sh == g.h && g.ow * g.sw == g.w;
+    if (tiles) max_pool_grad_tiles(g, x, y, dy, dx);
+    else max_pool<true>(g, x, dy, dx);
   });
 }
 

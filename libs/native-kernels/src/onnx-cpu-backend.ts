@@ -11,6 +11,7 @@ import { LAYOUT_KERNELS } from './kernels/layout-kernels.js';
 import { MATMUL_KERNELS } from './kernels/matmul-kernels.js';
 import { POOL_KERNELS } from './kernels/pool-kernels.js';
 import { REDUCTION_KERNELS } from './kernels/reduction-kernels.js';
+import { attachPool, Float32Pool } from './ort/float32-pool.js';
 import { NativeRunner } from './ort/native-runner.js';
 import { probeOnnxRuntime } from './ort/ort-sync-session.js';
 
@@ -61,7 +62,7 @@ export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
   if (state) {
     if (state.runner.threads !== options.threads) {
       state.runner.dispose();
-      state.runner = new NativeRunner(options.threads);
+      state.runner = new NativeRunner(options.threads, state.runner.pool);
     }
     state.addon = addon.addon;
     state.addonStatus = addon.status;
@@ -71,11 +72,19 @@ export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
   if (!probe.ok) throw new Error(probe.reason);
   const cpuFactory = tf.findBackendFactory('cpu');
   if (!cpuFactory) throw new Error('TF.js cpu backend is not registered; import @tensorflow/tfjs first');
-  const runner = new NativeRunner(options.threads);
+  const runner = new NativeRunner(options.threads, new Float32Pool());
   state = { runner, addon: addon.addon, addonStatus: addon.status };
   const holder = state;
   // Priority 0: registering must not change which backend TF.js picks by default.
-  tf.registerBackend(ONNX_CPU_BACKEND, () => cpuFactory() as KernelBackend, 0);
+  tf.registerBackend(
+    ONNX_CPU_BACKEND,
+    () => {
+      const backend = cpuFactory() as KernelBackend;
+      attachPool(backend as unknown as Parameters<typeof attachPool>[0], runner.pool);
+      return backend;
+    },
+    0,
+  );
   const native = new Map<string, NativeKernelDef[]>();
   for (const def of [...ADDON_KERNELS, ...NATIVE_KERNELS]) native.set(def.kernelName, [...(native.get(def.kernelName) ?? []), def]);
   for (const config of tf.getKernelsForBackend('cpu')) {

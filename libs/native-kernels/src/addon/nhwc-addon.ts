@@ -7,7 +7,8 @@ export interface NhwcAddon {
   /** kind 0: forward (x, w); 1: input gradient (dy, w); 2: filter gradient (x, dy). */
   depthwise(kind: 0 | 1 | 2, geometry: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
   maxPool(geometry: Int32Array, x: Float32Array, out: Float32Array): void;
-  maxPoolGrad(geometry: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** y: the forward output (windows that tile the input find their maximum's position by equality). */
+  maxPoolGrad(geometry: Int32Array, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array, scale: Float32Array, epsilon: number, y: Float32Array): void;

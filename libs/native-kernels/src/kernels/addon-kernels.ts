@@ -74,7 +74,7 @@ function depthwiseForward(kernelName: string): NativeKernelDef {
       const info = depthwiseInfo(x.shape, filter.shape, args.attrs);
       const bv = bias ? f32(args.backend, bias) : undefined;
       if (bias && (!bv || bv.length !== info.outChannels)) return undefined;
-      const out = new Float32Array(sizeOf(info.outShape));
+      const out = args.runner.pool.alloc(sizeOf(info.outShape));
       addon.depthwise(0, geometry(info, filter.shape[3]!), xv, wv, out);
       if (bv) addon.binary(BINARY_OP.Add, out, bv, out);
       const act = ACTIVATIONS[activation];
@@ -94,7 +94,7 @@ const depthwiseBackpropInput: NativeKernelDef = {
     if (!addon || !dyv || !wv || !nhwc(args.attrs)) return undefined;
     const inShape = args.attrs.inputShape as number[];
     const info = depthwiseInfo(inShape, filter.shape, args.attrs);
-    const dx = new Float32Array(sizeOf(inShape));
+    const dx = args.runner.pool.alloc(sizeOf(inShape));
     addon.depthwise(1, geometry(info, filter.shape[3]!), dyv, wv, dx);
     return output(args, 'DepthwiseConv2dNativeBackpropInput', inShape, dx);
   },
@@ -110,7 +110,7 @@ const depthwiseBackpropFilter: NativeKernelDef = {
     if (!addon || !xv || !dyv || !nhwc(args.attrs)) return undefined;
     const filterShape = args.attrs.filterShape as number[];
     const info = depthwiseInfo(x.shape, filterShape, args.attrs);
-    const dw = new Float32Array(sizeOf(filterShape));
+    const dw = args.runner.pool.alloc(sizeOf(filterShape));
     addon.depthwise(2, geometry(info, filterShape[3]!), xv, dyv, dw);
     return output(args, 'DepthwiseConv2dNativeBackpropFilter', filterShape, dw);
   },
@@ -133,13 +133,14 @@ const maxPoolGrad: NativeKernelDef = {
   kernelName: 'MaxPoolGrad',
   impl: (args) => {
     const { addon } = args;
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const { dy, input, output: pooled } = args.inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
     const dyv = f32(args.backend, dy);
     const xv = f32(args.backend, input);
-    if (!addon || !dyv || !xv) return undefined;
+    const yv = f32(args.backend, pooled);
+    if (!addon || !dyv || !xv || !yv) return undefined;
     const info = poolInfo(input.shape, args.attrs);
-    const dx = new Float32Array(xv.length);
-    addon.maxPoolGrad(geometry(info, 1), xv, dyv, dx);
+    const dx = args.runner.pool.alloc(xv.length);
+    addon.maxPoolGrad(geometry(info, 1), xv, yv, dyv, dx);
     return output(args, 'MaxPoolGrad', input.shape, dx);
   },
 };
@@ -152,7 +153,7 @@ function unary(kernelName: keyof typeof UNARY_OP | 'ClipByValue'): NativeKernelD
       const { x } = args.inputs as { x: TensorInfo };
       const xv = f32(args.backend, x);
       if (!addon || !xv || xv.length < MIN_ADDON_ELEMENTS || kernelName === 'ClipByValue') return undefined;
-      const y = new Float32Array(xv.length);
+      const y = args.runner.pool.alloc(xv.length);
       const alpha = kernelName === 'Step' || kernelName === 'LeakyRelu' ? ((args.attrs.alpha as number | undefined) ?? 0) : 0;
       addon.unary(UNARY_OP[kernelName], xv, y, alpha);
       return output(args, kernelName, x.shape, y);
@@ -181,7 +182,7 @@ function binary(kernelName: keyof typeof BINARY_OP): NativeKernelDef {
       const n = sizeOf(outShape);
       if (!((av.length === n || cycles(a.shape, outShape)) && (bv.length === n || cycles(b.shape, outShape)))) return undefined;
       if (av.length !== n && bv.length !== n) return undefined;
-      const y = new Float32Array(n);
+      const y = args.runner.pool.alloc(n);
       addon.binary(BINARY_OP[kernelName], av, bv, y);
       return output(args, kernelName, outShape, y);
     },
@@ -202,7 +203,7 @@ const batchNorm: NativeKernelDef = {
     const ov = offset ? f32(args.backend, offset) : ZERO;
     const sv = scale ? f32(args.backend, scale) : ONE;
     if (!addon || !x || !xv || !mv || !vv || !ov || !sv || xv.length < MIN_ADDON_ELEMENTS) return undefined;
-    const y = new Float32Array(xv.length);
+    const y = args.runner.pool.alloc(xv.length);
     addon.batchNorm(xv, mv, vv, ov, sv, (args.attrs.varianceEpsilon as number | undefined) ?? 0.001, y);
     return output(args, 'FusedBatchNorm', x.shape, y);
   },
@@ -224,7 +225,7 @@ function reduction(kernelName: 'Sum' | 'Mean'): NativeKernelDef {
       const outer = sizeOf(x.shape.slice(0, first));
       const reduced = sizeOf(x.shape.slice(first, last + 1));
       const inner = sizeOf(x.shape.slice(last + 1));
-      const y = new Float32Array(outer * inner);
+      const y = args.runner.pool.alloc(outer * inner);
       addon.sum(xv, outer, reduced, inner, y);
       // TF.js's Mean divides the float32 sum by the float32 count.
       if (kernelName === 'Mean') for (let i = 0; i < y.length; i++) y[i] = Math.fround(y[i]! / reduced);

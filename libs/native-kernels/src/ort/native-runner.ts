@@ -1,5 +1,6 @@
 import type { OnnxGraph } from '../onnx/onnx-graph.js';
 import { encodeOnnxModel } from '../onnx/onnx-graph.js';
+import { Float32Pool } from './float32-pool.js';
 import { createSyncSession, ortTensor, type OrtTensorLike, type SyncSession } from './ort-sync-session.js';
 
 /** TF.js dtypes the native kernels read and write, with their storage (bool: one byte each). */
@@ -17,11 +18,7 @@ export interface NativeOutput {
   dtype?: NativeDtype;
 }
 
-function allocate(dtype: NativeDtype, size: number): NativeArray {
-  if (dtype === 'int32') return new Int32Array(size);
-  if (dtype === 'bool') return new Uint8Array(size);
-  return new Float32Array(size);
-}
+
 
 /** Most sessions kept; a training run uses a few dozen (op, shape) pairs, a sweep of sizes more. */
 const MAX_SESSIONS = 4000;
@@ -36,7 +33,11 @@ export class NativeRunner {
   /** Graph runs since creation: lets tests prove a kernel really went native. */
   readonly counts = new Map<string, number>();
 
-  constructor(readonly threads: number) {
+  constructor(
+    readonly threads: number,
+    /** Where float32 outputs come from (recycled arrays of freed tensors, see Float32Pool). */
+    readonly pool: Float32Pool = new Float32Pool(),
+  ) {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`native kernels: threads must be an integer >= 1, got ${threads}`);
   }
 
@@ -74,7 +75,8 @@ export class NativeRunner {
     const outputs: Record<string, OrtTensorLike> = {};
     const arrays = outputSpecs.map((spec, i) => {
       const { dims, dtype = 'float32' } = Array.isArray(spec) ? { dims: spec as readonly number[] } : (spec as NativeOutput);
-      const data = allocate(dtype, dims.reduce((a, b) => a * b, 1));
+      const size = dims.reduce((a, b) => a * b, 1);
+      const data = dtype === 'int32' ? new Int32Array(size) : dtype === 'bool' ? new Uint8Array(size) : this.pool.alloc(size);
       outputs[`y${i}`] = ortTensor(dtype, data, dims);
       return data;
     });
