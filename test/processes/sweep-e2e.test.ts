@@ -43,7 +43,7 @@ describe('sweeps end to end (real processes)', () => {
   let datasetId: string;
   let workDir: string;
   const procs: AppProcess[] = [];
-  let socket: Socket | undefined;
+  const sockets: Socket[] = [];
 
   async function startApp(app: 'gpu-worker' | 'scheduler', name: string): Promise<AppProcess> {
     const port = await freePort();
@@ -83,7 +83,7 @@ describe('sweeps end to end (real processes)', () => {
   });
 
   afterAll(async () => {
-    socket?.close();
+    sockets.forEach((s) => s.close());
     procs.forEach((p) => p.kill());
     await db?.end();
     await r.cleanup();
@@ -92,15 +92,22 @@ describe('sweeps end to end (real processes)', () => {
 
   function watch(sweepId: string): Promise<SweepEvent[]> {
     const events: SweepEvent[] = [];
-    socket = io(gatewayUrl, { auth: { token: r.adminKey }, transports: ['websocket'] });
+    const socket = io(gatewayUrl, { auth: { token: r.adminKey }, transports: ['websocket'] });
+    sockets.push(socket);
     socket.on(SWEEP_SOCKET_EVENTS.sweep, (e: SweepEvent) => events.push(e));
     return new Promise((resolve, reject) => {
-      socket!.on('connect_error', reject);
-      socket!.on('connect', () =>
-        socket!.emit(SWEEP_SOCKET_EVENTS.subscribe, { sweepId }, (ack: { ok: boolean; error?: string }) => (ack.ok ? resolve(events) : reject(new Error(ack.error)))),
+      socket.on('connect_error', reject);
+      socket.on('connect', () =>
+        socket.emit(SWEEP_SOCKET_EVENTS.subscribe, { sweepId }, (ack: { ok: boolean; error?: string }) => (ack.ok ? resolve(events) : reject(new Error(ack.error)))),
       );
     });
   }
+
+  const baseJob = (batchSize: number) => ({
+    dataConfig: { datasetId },
+    modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
+    trainingConfig: { epochs: 3, batchSize },
+  });
 
   const trials = async (id: string) => (await api('GET', `/api/v1/sweeps/${id}/trials?limit=1000`, { key: r.adminKey })).body.items as Array<Record<string, any>>;
 
@@ -120,11 +127,7 @@ describe('sweeps end to end (real processes)', () => {
         budget: { maxTrials: 7 },
         parallelism: 2,
         seed: 3,
-        baseTrainingJob: {
-          dataConfig: { datasetId },
-          modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
-          trainingConfig: { epochs: 3, batchSize: 8 },
-        },
+        baseTrainingJob: baseJob(8),
         enqueueTrials: [
           { [LR]: 0.01, [FUSION]: 'concatenate' },
           { [LR]: 0.02, [FUSION]: 'concatenate' },
@@ -206,5 +209,52 @@ describe('sweeps end to end (real processes)', () => {
     expect(events.some((e) => e.type === 'trial-pruned' && e.number === 2 && e.step === 1)).toBe(true);
     expect(events.some((e) => e.type === 'trial-reported')).toBe(true);
     expect(new Set(events.filter((e) => e.type === 'trial-started').map((e) => (e as { number: number }).number)).size).toBeGreaterThanOrEqual(6);
+  });
+
+  it('stops a running sweep: its trials’ jobs stop on the workers and no trial starts after the stop', async () => {
+    const created = await api('POST', '/api/v1/sweeps', {
+      key: r.adminKey,
+      body: {
+        name: 'e2e stop',
+        searchSpace: { [LR]: { type: 'float', low: 1e-3, high: 0.05, log: true } },
+        objectives: [{ metric: 'val_loss', direction: 'minimize' }],
+        sampler: { type: 'random' },
+        budget: { maxTrials: 20 },
+        parallelism: 2,
+        // Small batches: many steps per epoch, so the stop lands mid-training.
+        baseTrainingJob: baseJob(2),
+      },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const events = await watch(id);
+    await waitFor('two trials training', async () => {
+      const running = (await trials(id)).filter((t) => t.state === 'running');
+      if (running.length < 2) return false;
+      const jobs = await Promise.all(running.map(async (t) => (await api('GET', `/api/v1/training-jobs/${t.trainingJobId}`, { key: r.adminKey })).body));
+      return jobs.every((j) => j.status === 'running');
+    }, 60_000, 250);
+
+    const stop = await api('POST', `/api/v1/sweeps/${id}/stop`, { key: r.adminKey });
+    expect(stop.status).toBe(200);
+    expect(stop.body.status).toBe('stopping');
+    const startedBefore = events.filter((e) => e.type === 'trial-started').length;
+    const numbersBefore = (await trials(id)).map((t) => t.number);
+
+    const done = await waitFor('the sweep to stop', async () => {
+      const s = (await api('GET', `/api/v1/sweeps/${id}`, { key: r.adminKey })).body;
+      return s.status === 'stopping' ? null : s;
+    }, 60_000, 250);
+    expect(done).toMatchObject({ status: 'stopped', finishReason: 'stopped' });
+    const all = await trials(id);
+    expect(all.map((t) => t.number)).toEqual(numbersBefore);
+    expect(events.filter((e) => e.type === 'trial-started')).toHaveLength(startedBefore);
+    const stopped = all.filter((t) => t.state === 'stopped');
+    expect(stopped.length).toBeGreaterThanOrEqual(1);
+    for (const t of stopped) {
+      const job = (await api('GET', `/api/v1/training-jobs/${t.trainingJobId}`, { key: r.adminKey })).body;
+      expect(job).toMatchObject({ status: 'stopped', desiredState: null });
+    }
+    expect(all.every((t) => t.state === 'stopped' || t.state === 'complete')).toBe(true);
   });
 });

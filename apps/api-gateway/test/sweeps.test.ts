@@ -136,6 +136,43 @@ describe('sweeps over REST', () => {
     expect((await h.api('GET', '/api/v1/sweeps?status=sideways', { key: h.adminKey })).status).toBe(400);
   });
 
+  it('GET /sweeps/:id gives the best trial with its model, or the Pareto front for several objectives', async () => {
+    const insertTrial = (sweepId: string, number: number, state: string, values: number[] | null, jobId: string | null = null) =>
+      h.ds.query(`INSERT INTO trials (sweep_id, number, state, values, training_job_id) VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING id`, [
+        sweepId,
+        number,
+        state,
+        values && JSON.stringify(values),
+        jobId,
+      ]);
+    const { body: single } = await create(body({ pruner: { type: 'none' } }));
+    const [{ id: jobId }] = await h.ds.query(
+      `INSERT INTO training_jobs (name, model_config, data_config, training_config, status, total_epochs, owner) VALUES ('t', '{}', '{}', '{"epochs": 1}', 'completed', 1, 'alice') RETURNING id`,
+    );
+    const [{ id: modelId }] = await h.ds.query(
+      `INSERT INTO models (name, backbone, num_classes, input_shape, model_path, format, training_job_id, created_by) VALUES ('m', 'small_cnn', 2, '{}', '/m', 'tfjs-layers', $1, 'alice') RETURNING id`,
+      [jobId],
+    );
+    await insertTrial(single.id, 0, 'complete', [0.7]);
+    await insertTrial(single.id, 1, 'complete', [0.9], jobId);
+    await insertTrial(single.id, 2, 'pruned', [0.95]);
+    const got = (await h.api('GET', `/api/v1/sweeps/${single.id}`, { key: alice })).body;
+    expect(got.bestTrial).toMatchObject({ number: 1, values: [0.9], trainingJobId: jobId, modelId });
+    expect(got.paretoFront.map((t: { number: number }) => t.number)).toEqual([1]);
+
+    const { body: multi } = await create(
+      body({ sampler: { type: 'nsga2' }, pruner: { type: 'none' }, objectives: [{ metric: 'val_auc', direction: 'maximize' }, { metric: 'val_loss', direction: 'minimize' }] }),
+    );
+    await insertTrial(multi.id, 0, 'complete', [0.9, 0.5]);
+    await insertTrial(multi.id, 1, 'complete', [0.8, 0.3]);
+    await insertTrial(multi.id, 2, 'complete', [0.7, 0.6]);
+    const front = (await h.api('GET', `/api/v1/sweeps/${multi.id}`, { key: alice })).body;
+    expect(front.bestTrial).toBeNull();
+    expect(front.paretoFront.map((t: { number: number }) => t.number)).toEqual([0, 1]);
+    const onlyComplete = await h.api('GET', `/api/v1/sweeps/${single.id}/trials?state=complete`, { key: alice });
+    expect(onlyComplete.body.items.map((t: { number: number }) => t.number)).toEqual([0, 1]);
+  });
+
   it('documents the routes in OpenAPI', async () => {
     const doc = await h.api('GET', '/api/docs/openapi.json');
     const paths = Object.keys(doc.body.paths ?? {});
