@@ -5,27 +5,20 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { collectiveEnvSchema, parseCollectiveEnv } from '@medfusion/collective';
-import { envSchema, loadEnv, type Env } from '@medfusion/config';
+import { envSchema, loadEnv } from '@medfusion/config';
 import { openDatabase } from '@medfusion/persistence';
 import { createRedis, TrainingQueue, waitForRedis } from '@medfusion/queue';
 import { HEALTH_PATHS, startHealthServer } from '@medfusion/runtime';
 import { isolatedResources, type IsolatedResources } from '@medfusion/testing';
 import { HealthController } from '../../apps/api-gateway/src/health/health.controller.js';
 import { QUEUE_METRICS_PATH, queueMetricsRoute } from '../../apps/scheduler/src/queue-metrics.js';
+import { APP_PORT_VAR, type App } from './app-ports.js';
 import { modelFor, validateStrict } from './k8s-schemas.js';
 import { podContainers, renderKustomization, strategicMerge, type K8sObject, type Rendered } from './kustomize-lite.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TARGETS = { base: 'deploy/k8s/base', dev: 'deploy/k8s/overlays/dev', prod: 'deploy/k8s/overlays/prod' } as const;
 
-/** The port each app serves its health endpoints on (the gateway: its one HTTP port). */
-const APP_PORT_VAR = {
-  'api-gateway': 'GATEWAY_PORT',
-  scheduler: 'SCHEDULER_HEALTH_PORT',
-  'gpu-worker': 'GPU_WORKER_HEALTH_PORT',
-  'export-worker': 'EXPORT_WORKER_HEALTH_PORT',
-} as const satisfies Record<string, keyof Env>;
-type App = keyof typeof APP_PORT_VAR;
 
 const APP_ENV = new Set(Object.keys(envSchema.shape));
 const COLLECTIVE_ENV = new Set(Object.keys(collectiveEnvSchema.shape));
