@@ -10,8 +10,7 @@ import type { Redis } from 'ioredis';
 import { ApiKeyService } from '../auth/api-key.service.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { LOGGER } from '../infrastructure/infrastructure.module.js';
-
-export type SubscribeAck = { ok: true; room: string } | { ok: false; error: string };
+import { handleRoomSubscriptions, type SubscribeAck } from './room-subscriptions.js';
 
 interface AuthedSocket extends Socket {
   data: { principal: Principal };
@@ -48,21 +47,20 @@ export class TrainingProgressGateway implements OnGatewayInit, OnModuleInit, OnA
         (err: Error) => next(err),
       );
     });
-    server.on('connection', (socket: AuthedSocket) => {
-      socket.on(SOCKET_EVENTS.subscribe, (payload: unknown, ack?: (r: SubscribeAck) => void) => {
-        this.subscribe(socket, payload).then(
-          (r) => ack?.(r),
-          (err: Error) => {
-            this.logger.error({ err }, 'socket subscribe failed');
-            ack?.({ ok: false, error: 'internal error' });
-          },
-        );
-      });
-      socket.on(SOCKET_EVENTS.unsubscribe, (payload: unknown) => {
-        const parsed = socketSubscribeSchema.safeParse(payload);
-        if (parsed.success) void socket.leave(jobRoom(parsed.data.jobId));
-      });
-    });
+    server.on('connection', (socket: AuthedSocket) =>
+      handleRoomSubscriptions(
+        socket,
+        {
+          subscribe: SOCKET_EVENTS.subscribe,
+          unsubscribe: SOCKET_EVENTS.unsubscribe,
+          schema: socketSubscribeSchema,
+          invalid: 'jobId: must be a UUID',
+          join: (s, { jobId }) => this.subscribe(s as AuthedSocket, jobId),
+          room: ({ jobId }) => jobRoom(jobId),
+        },
+        this.logger,
+      ),
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -85,10 +83,7 @@ export class TrainingProgressGateway implements OnGatewayInit, OnModuleInit, OnA
     this.server?.to(jobRoom(event.jobId)).emit(SOCKET_EVENTS.training, event);
   }
 
-  private async subscribe(socket: AuthedSocket, payload: unknown): Promise<SubscribeAck> {
-    const parsed = socketSubscribeSchema.safeParse(payload);
-    if (!parsed.success) return { ok: false, error: 'jobId: must be a UUID' };
-    const { jobId } = parsed.data;
+  private async subscribe(socket: AuthedSocket, jobId: string): Promise<SubscribeAck> {
     const job = await this.jobs.findById(jobId);
     if (!job) return { ok: false, error: `training job ${jobId} not found` };
     if (!mayRead(socket.data.principal, 'owned', job.owner)) return { ok: false, error: `forbidden: training job ${jobId} belongs to another owner` };

@@ -10,7 +10,7 @@ import type { Logger } from '@medfusion/runtime';
 import { DataSource } from 'typeorm';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { LOGGER } from '../infrastructure/infrastructure.module.js';
-import type { SubscribeAck } from '../progress/training-progress.gateway.js';
+import { handleRoomSubscriptions, type SubscribeAck } from '../progress/room-subscriptions.js';
 
 interface AuthedSocket extends Socket {
   data: { principal?: Principal };
@@ -37,21 +37,20 @@ export class SweepProgressGateway implements OnGatewayInit, OnModuleInit, OnAppl
   }
 
   afterInit(server: Server): void {
-    server.on('connection', (socket: AuthedSocket) => {
-      socket.on(SWEEP_SOCKET_EVENTS.subscribe, (payload: unknown, ack?: (r: SubscribeAck) => void) => {
-        this.subscribe(socket, payload).then(
-          (r) => ack?.(r),
-          (err: Error) => {
-            this.logger.error({ err }, 'sweep subscribe failed');
-            ack?.({ ok: false, error: 'internal error' });
-          },
-        );
-      });
-      socket.on(SWEEP_SOCKET_EVENTS.unsubscribe, (payload: unknown) => {
-        const parsed = sweepSocketSubscribeSchema.safeParse(payload);
-        if (parsed.success) void socket.leave(sweepRoom(parsed.data.sweepId));
-      });
-    });
+    server.on('connection', (socket: AuthedSocket) =>
+      handleRoomSubscriptions(
+        socket,
+        {
+          subscribe: SWEEP_SOCKET_EVENTS.subscribe,
+          unsubscribe: SWEEP_SOCKET_EVENTS.unsubscribe,
+          schema: sweepSocketSubscribeSchema,
+          invalid: 'sweepId: must be a UUID',
+          join: (s, { sweepId }) => this.subscribe(s as AuthedSocket, sweepId),
+          room: ({ sweepId }) => sweepRoom(sweepId),
+        },
+        this.logger,
+      ),
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -72,12 +71,9 @@ export class SweepProgressGateway implements OnGatewayInit, OnModuleInit, OnAppl
     this.server?.to(sweepRoom(event.sweepId)).emit(SWEEP_SOCKET_EVENTS.sweep, event);
   }
 
-  private async subscribe(socket: AuthedSocket, payload: unknown): Promise<SubscribeAck> {
+  private async subscribe(socket: AuthedSocket, sweepId: string): Promise<SubscribeAck> {
     const principal = socket.data.principal;
     if (!principal) return { ok: false, error: 'unauthorized: pass the API key as auth.token' };
-    const parsed = sweepSocketSubscribeSchema.safeParse(payload);
-    if (!parsed.success) return { ok: false, error: 'sweepId: must be a UUID' };
-    const { sweepId } = parsed.data;
     const sweep = await this.sweeps.findById(sweepId);
     if (!sweep) return { ok: false, error: `sweep ${sweepId} not found` };
     if (!mayRead(principal, 'owned', sweep.owner)) return { ok: false, error: `forbidden: sweep ${sweepId} belongs to another owner` };
