@@ -59,6 +59,8 @@ export async function startSweepDriver(env: Env, conn: ServiceConnections, queue
     async stop() {
       subscriber.disconnect();
       await reconciler.stop();
+      // Passes started by events finish before the connections close.
+      await driver.settle();
     },
   };
 }

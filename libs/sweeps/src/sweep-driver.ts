@@ -64,6 +64,12 @@ export class SweepDriver {
     return run;
   }
 
+  /** Resolves once no pass is running or waiting (for a graceful shutdown). */
+  async settle(): Promise<void> {
+    while ([...this.lanes.values()].some((l) => l.queued)) await Promise.all([...this.lanes.values()].map((l) => l.tail));
+    await Promise.all([...this.lanes.values()].map((l) => l.tail));
+  }
+
   /** One pass over every running or stopping sweep; a failing sweep does not hold up the others. */
   async reconcileAll(): Promise<ReconcileSweepsReport> {
     const report: ReconcileSweepsReport = { driven: [], failed: [] };
