@@ -61,6 +61,16 @@ describe('sweeps over REST', () => {
     expect(trials.body).toMatchObject({ total: 1, items: [{ number: 0, state: 'waiting', enqueued: true, params: { 'trainingConfig.learningRate': 0.001 } }] });
   });
 
+  it('an Idempotency-Key makes a retried create return the first sweep instead of starting a second', async () => {
+    const headers = { 'Idempotency-Key': `sweep-${Date.now()}` };
+    const first = await h.api('POST', '/api/v1/sweeps', { key: alice, body: body({ name: 'once' }), headers });
+    const again = await h.api('POST', '/api/v1/sweeps', { key: alice, body: body({ name: 'once' }), headers });
+    expect(first.status).toBe(201);
+    expect(again.body.id).toBe(first.body.id);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await h.ds.query(`SELECT count(*)::int AS n FROM sweeps WHERE name = 'once'`))[0].n).toBe(1);
+  });
+
   it.each([
     ['a path that is not a training job field', { searchSpace: { 'trainingConfig.learningRat': { type: 'float', low: 0.001, high: 0.1 } } }, 'body.searchSpace.trainingConfig.learningRat', /unknown field|Unrecognized key/i],
     ['a path outside the job', { searchSpace: { lr: { type: 'float', low: 0.001, high: 0.1 } } }, 'body.searchSpace.lr', /dotted path of a training job field/],
