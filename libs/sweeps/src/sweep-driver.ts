@@ -242,7 +242,9 @@ export class SweepDriver {
     const { number, params } = next;
     let job: CreateTrainingJob;
     try {
-      job = trialTrainingJob(sweep.config.baseTrainingJob, params, `${sweep.name} trial ${number}`);
+      // The description links the job back to its sweep for whoever meets it under /training-jobs.
+      const base = { ...sweep.config.baseTrainingJob, description: `Trial ${number} of sweep ${sweep.id}. ${sweep.config.baseTrainingJob.description}`.trim() };
+      job = trialTrainingJob(base, params, `${sweep.name} trial ${number}`);
     } catch (err) {
       if (!(err instanceof z.ZodError || err instanceof TrialParamsError)) throw err;
       // A combination of values the per-parameter checks at creation could not see: the trial fails, the sweep goes on.

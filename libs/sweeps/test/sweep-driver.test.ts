@@ -116,6 +116,7 @@ describe('sweep driver (Postgres)', () => {
       expect(job.status).toBe('queued');
       expect(job.training_config.learningRate).toBe(t.params['trainingConfig.learningRate']);
       expect(job.model_config.fusion).toBe(t.params['modelConfig.fusion']);
+      expect(job).toMatchObject({ name: `lr-fusion trial ${t.number}`, description: `Trial ${t.number} of sweep ${sweep.id}.`, owner: 'alice' });
       expect(await queue.isLive(t.trainingJobId!)).toBe(true);
     }
 
@@ -260,6 +261,51 @@ describe('sweep driver (Postgres)', () => {
     // Sampled trials follow (some may fail the same way) until one runs.
     expect(rest.at(-1)).toMatchObject({ state: 'running' });
     expect(rest.slice(0, -1).every((t) => t.state === 'failed')).toBe(true);
+  });
+
+  it('runs a two-objective sweep with NSGA-II: values per objective, no single best trial', async () => {
+    const sweep = await sweeps.create(
+      sweepBody({
+        objectives: [
+          { metric: 'val_loss', direction: 'minimize' },
+          { metric: 'val_accuracy', direction: 'maximize' },
+        ],
+        sampler: { type: 'nsga2', options: { populationSize: 4 } },
+        budget: { maxTrials: 3 },
+        parallelism: 3,
+      }),
+      'alice',
+    );
+    const driver = newDriver();
+    await driver.drive(sweep.id);
+    const live = await running(sweep.id);
+    expect(live).toHaveLength(3);
+    expect(live.every((t) => t.samplerAttrs.nsgaGeneration === 0)).toBe(true);
+    for (const [i, t] of live.entries()) await complete(t.trainingJobId!, [0.5 + i / 10]);
+    await driver.drive(sweep.id);
+    const done = await trials(sweep.id);
+    expect(done.map((t) => t.values)).toEqual([[0.5, 0.5], [0.6, 0.4], [0.7, 0.30000000000000004]]);
+    expect(await sweepRow(sweep.id)).toMatchObject({ status: 'completed', bestTrialId: null, finishReason: 'max_trials' });
+  });
+
+  it('ends a grid sweep when the grid is exhausted, after its running trials finish', async () => {
+    const sweep = await sweeps.create(
+      sweepBody({
+        searchSpace: { 'modelConfig.fusion': { type: 'categorical', choices: ['concatenate', 'late'] } },
+        sampler: { type: 'grid' },
+        budget: { maxTrials: 10 },
+        parallelism: 3,
+      }),
+      'alice',
+    );
+    const driver = newDriver();
+    await driver.drive(sweep.id);
+    const live = await running(sweep.id);
+    expect(live.map((t) => t.params['modelConfig.fusion']).sort()).toEqual(['concatenate', 'late']);
+    expect((await sweepRow(sweep.id)).status).toBe('running');
+    for (const t of live) await complete(t.trainingJobId!, [0.4]);
+    await driver.drive(sweep.id);
+    expect(await sweepRow(sweep.id)).toMatchObject({ status: 'completed', finishReason: 'grid_exhausted', trialCounts: { complete: 2 } });
   });
 
   it('enqueueing respects the trial budget', async () => {
