@@ -75,7 +75,7 @@ const parsed = { slim: parseDockerfile(read(DOCKERFILES.slim)), gpu: parseDocker
 const lastStage = (p: { instructions: Instruction[] }) => p.instructions.filter((i) => i.stage === p.instructions.at(-1)!.stage);
 const execArgs = (args: string) => JSON.parse(args.replace(/^CMD\s+/, '')) as string[];
 
-describe.each(Object.entries(DOCKERFILES))('%s image (%s)', (kind, file) => {
+describe.each(Object.entries(DOCKERFILES))('%s image (%s)', (kind) => {
   const p = parsed[kind as keyof typeof parsed];
 
   it('copies only files that exist in the repository and are in the build context', () => {
