@@ -19,3 +19,4 @@ export * from './initial-weights.js';
 export * from './model-cost.js';
 export * from './multiview/index.js';
 export * from './attention-supervision/index.js';
+export * from './distributed/index.js';

@@ -62,21 +62,44 @@ export class GradientStep {
 
   /** Averages, clips and applies the accumulated gradient; returns its global norm before clipping. */
   apply(): number {
-    const { tf } = this;
     if (!this.sum) throw new Error('GradientStep.apply called with no accumulated micro-batch');
+    return this.applyMean(this.drain().grads!);
+  }
+
+  /**
+   * The window's mean gradient (keyed by variable name; the caller owns it) and its case count, and
+   * empties the window: the hook where data-parallel training all-reduces before `applyMean`.
+   * A window with no micro-batch (a rank whose shard of a short last batch is empty) gives no
+   * gradient and 0 cases.
+   */
+  drain(): { grads: NamedTensorMap | undefined; cases: number } {
+    const { tf } = this;
     const sum = this.sum;
-    const scale = this.microBatches === 1 ? 1 : 1 / this.cases;
-    const { grads, norm } = tf.tidy(() => {
-      const averaged = Object.fromEntries(Object.entries(sum).map(([k, g]) => [k, scale === 1 ? g.clone() : tf.mul(g, scale)]));
-      return clipGradients(tf, averaged, this.options);
-    });
-    tf.dispose(Object.values(sum));
-    this.optimizer.applyGradients(grads);
-    tf.dispose(Object.values(grads));
+    const cases = this.cases;
     this.sum = undefined;
     this.cases = 0;
+    if (!sum) return { grads: undefined, cases: 0 };
+    const scale = this.microBatches === 1 ? 1 : 1 / cases;
     this.microBatches = 0;
+    if (scale === 1) return { grads: sum, cases };
+    const grads = tf.tidy(() => Object.fromEntries(Object.entries(sum).map(([k, g]) => [k, tf.mul(g, scale)])));
+    tf.dispose(Object.values(sum));
+    return { grads, cases };
+  }
+
+  /** Clips and applies a mean gradient (disposing it); returns its global norm before clipping. */
+  applyMean(mean: NamedTensorMap): number {
+    const { tf } = this;
+    const { grads, norm } = tf.tidy(() => clipGradients(tf, Object.fromEntries(Object.entries(mean).map(([k, g]) => [k, g.clone()])), this.options));
+    tf.dispose(Object.values(mean));
+    this.optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
     return norm;
+  }
+
+  /** The trained variables, in the fixed order the model lists them (gradients are keyed by their names). */
+  get trainables(): readonly Variable[] {
+    return this.variables;
   }
 
   dispose(): void {

@@ -1,0 +1,137 @@
+import { jest } from '@jest/globals';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Data-parallel training with real rank processes on 127.0.0.1 joined by the gRPC collective
+ * (fixtures/ddp-rank.mjs on the built dist; `npm run build` first). Timing goals live in
+ * bench/ddp-throughput.mjs.
+ */
+jest.setTimeout(120_000);
+const script = fileURLToPath(new URL('./fixtures/ddp-rank.mjs', import.meta.url));
+
+interface Run {
+  cases: number;
+  batchSize: number;
+  epochs: number;
+  model: 'plain' | 'batchNorm';
+  training?: Record<string, unknown>;
+}
+interface RunResult {
+  weights: number[][];
+  epochs: { epoch: number; metrics: Record<string, number>; samplesPerSecond: number; rankSamplesPerSecond?: number[] }[];
+  steps: number[];
+  checkpoints: number;
+}
+interface Message {
+  type: 'ready' | 'result' | 'error' | 'dying';
+  port?: number;
+  runs?: RunResult[];
+  code?: string;
+  name?: string;
+  message?: string;
+  divergedRanks?: number[];
+  at?: number;
+}
+interface Settings {
+  runs: Run[];
+  deadlineMs?: number;
+  perturbAtReduce?: number;
+  dieAtReduce?: number;
+  /** Rank the hooks apply to. */
+  hookRank?: number;
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function next(child: ChildProcess, types: Message['type'][], timeoutMs: number, what: string): Promise<Message> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    // A wait that is never needed (a rank that never dies) must not keep Jest alive.
+    timer.unref();
+    const onMessage = (m: Message) => {
+      if (!types.includes(m.type)) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(m);
+    };
+    child.on('message', onMessage);
+  });
+}
+
+/** worldSize 0: one plain session (no `distributed` option), the reference. */
+async function start(worldSize: number, s: Settings): Promise<{ ranks: ChildProcess[]; ended: Promise<Message>[]; dying: Promise<Message>[] }> {
+  const ranks = Array.from({ length: Math.max(1, worldSize) }, () => fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  children.push(...ranks);
+  const ports = await Promise.all(ranks.map((c, r) => next(c, ['ready'], 30_000, `rank ${r} to listen`).then((m) => m.port!)));
+  const peers = ports.map((port) => ({ host: '127.0.0.1', port }));
+  const ended = ranks.map((c, r) => next(c, ['result', 'error'], 100_000, `rank ${r} to finish`));
+  const dying = ranks.map((c) => next(c, ['dying'], 100_000, 'a rank to die'));
+  dying.forEach((p) => p.catch(() => undefined));
+  ranks.forEach((c, rank) => {
+    const hooked = rank === (s.hookRank ?? 1);
+    c.send({ rank, worldSize, peers, runs: s.runs, deadlineMs: s.deadlineMs ?? 20_000, perturbAtReduce: hooked ? s.perturbAtReduce : undefined, dieAtReduce: hooked ? s.dieAtReduce : undefined });
+  });
+  return { ranks, ended, dying };
+}
+
+async function results(worldSize: number, s: Settings): Promise<RunResult[][]> {
+  const { ended } = await start(worldSize, s);
+  const messages = await Promise.all(ended);
+  for (const m of messages) if (m.type !== 'result') throw new Error(`a rank failed: ${m.name} ${m.code ?? ''}: ${m.message}`);
+  return messages.map((m) => m.runs!);
+}
+
+/** max |a - b| / max |a| over every weight tensor. */
+function relativeDifference(a: number[][], b: number[][]): number {
+  let diff = 0;
+  let scale = 0;
+  a.forEach((t, i) =>
+    t.forEach((v, j) => {
+      diff = Math.max(diff, Math.abs(v - b[i]![j]!));
+      scale = Math.max(scale, Math.abs(v));
+    }),
+  );
+  return diff / scale;
+}
+
+describe('data-parallel training over the gRPC collective', () => {
+  // B = 32: 100 cases give global batches 32, 32, 32, 4, so rank 1's last shard is empty; 90 cases
+  // end with 26 = 16 + 10. A plain mean of the ranks' means would weigh those wrongly.
+  const B = 32;
+  const runs: Run[] = [
+    { cases: 100, batchSize: B, epochs: 2, model: 'plain' },
+    { cases: 90, batchSize: B, epochs: 2, model: 'plain', training: { optimizer: 'sgd', momentum: 0.9, gradientAccumulationSteps: 2 } },
+  ];
+
+  it('two ranks with per-rank batch B/2 end with the weights of one process with batch B, uneven last batches included', async () => {
+    const [reference] = await results(0, { runs });
+    const [rank0, rank1] = await results(2, { runs: runs.map((r) => ({ ...r, batchSize: B / 2 })) });
+    runs.forEach((run, i) => {
+      // Both replicas hold bit-identical weights (same all-reduced bytes, same update).
+      expect(rank1![i]!.weights).toEqual(rank0![i]!.weights);
+      expect(relativeDifference(reference![i]!.weights, rank0![i]!.weights)).toBeLessThan(1e-5);
+      // Rank 0 alone reports and checkpoints; the global training loss matches the single process's.
+      expect(rank0![i]!.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+      expect(rank1![i]!.epochs).toEqual([]);
+      expect(rank1![i]!.steps).toEqual([]);
+      expect(rank0![i]!.checkpoints).toBe(reference![i]!.checkpoints);
+      expect(rank1![i]!.checkpoints).toBe(0);
+      expect(rank0![i]!.steps).toEqual(reference![i]!.steps);
+      const lossRef = reference![i]!.epochs.map((e) => e.metrics.train_loss!);
+      rank0![i]!.epochs.forEach((e, k) => expect(Math.abs(e.metrics.train_loss! - lossRef[k]!)).toBeLessThan(1e-4 * Math.abs(lossRef[k]!)));
+      // Per-rank throughput reaches rank 0's events, and the total is their sum.
+      for (const e of rank0![i]!.epochs) {
+        expect(e.rankSamplesPerSecond).toHaveLength(2);
+        expect(e.rankSamplesPerSecond!.every((v) => v > 0)).toBe(true);
+        expect(e.samplesPerSecond).toBeCloseTo(e.rankSamplesPerSecond![0]! + e.rankSamplesPerSecond![1]!, 3);
+      }
+      // Training did move the weights (the loss fell), so equal weights are not two untouched starts.
+      expect(lossRef[1]!).toBeLessThan(lossRef[0]!);
+      expect(rank0![i]!.steps).toHaveLength(run.epochs * Math.ceil(run.cases / B));
+    });
+  });
+});
