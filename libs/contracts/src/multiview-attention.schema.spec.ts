@@ -11,7 +11,7 @@ function issues(result: { success: boolean; error?: { issues: { path: PropertyKe
 describe('views and attentionSupervision in the job contract', () => {
   it('defaults to one view and no attention supervision', () => {
     const m = modelConfigSchema.parse({});
-    expect(m.views).toEqual({ count: 1, aggregation: 'mean' });
+    expect(m.views).toEqual({ count: 1, aggregation: 'mean', viewLossWeight: 0.1 });
     expect(m.attentionSupervision).toBeUndefined();
     expect(createTrainingJobSchema.safeParse(job({})).success).toBe(true);
   });
@@ -32,6 +32,7 @@ describe('views and attentionSupervision in the job contract', () => {
     ]);
     expect(issues(modelConfigSchema.safeParse({ views: { count: 17 } }))).toEqual([{ path: 'views.count', message: 'views.count must be at most 16' }]);
     expect(issues(modelConfigSchema.safeParse({ views: { count: 2, aggregation: 'sum' } }))[0]!.path).toBe('views.aggregation');
+    expect(issues(modelConfigSchema.safeParse({ views: { count: 2, viewLossWeight: 11 } }))).toEqual([{ path: 'views.viewLossWeight', message: 'views.viewLossWeight must be at most 10' }]);
     expect(issues(modelConfigSchema.safeParse({ attentionSupervision: { type: 'mask', weight: -1 } }))).toEqual([
       { path: 'attentionSupervision.weight', message: 'attentionSupervision.weight must be at least 0' },
     ]);

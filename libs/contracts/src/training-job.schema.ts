@@ -87,8 +87,10 @@ export const modelConfigSchema = z.strictObject({
     .strictObject({
       count: z.int().min(1, { message: 'views.count must be at least 1' }).max(16, { message: 'views.count must be at most 16' }).default(1),
       aggregation: z.enum(VIEW_AGGREGATIONS).default('mean'),
+      /** Weight of the cross-entropy of each present view's own prediction (count > 1 only; 0 = off). */
+      viewLossWeight: z.number().min(0, { message: 'views.viewLossWeight must be at least 0' }).max(10, { message: 'views.viewLossWeight must be at most 10' }).default(0.1),
     })
-    .default({ count: 1, aggregation: 'mean' }),
+    .default({ count: 1, aggregation: 'mean', viewLossWeight: 0.1 }),
   /**
    * An auxiliary loss aligning the image branch's spatial map with per-image region masks
    * (dataConfig.maskColumn): total = classification loss + weight x attention loss. Unset = off.

@@ -27,13 +27,19 @@ export function buildFusionModel(tf: Tf, cfg: ModelConfig, inputs: FusionModelIn
   return buildFusionNetwork(tf, cfg, inputs).model;
 }
 
+/** Whether training adds a loss on a second output: attention supervision, or per-view predictions. */
+export function hasAuxiliaryOutput(cfg: ModelConfig): boolean {
+  return cfg.attentionSupervision !== undefined || (cfg.views.count > 1 && cfg.views.viewLossWeight > 0);
+}
+
 export interface FusionNetwork {
   /** The model to train, evaluate and save: inputs -> class probabilities. */
   model: LayersModel;
   /**
-   * With `cfg.attentionSupervision`, the same layers with a second output, the supervised map (the
-   * spatial attention map for `mask`, the class activation maps for `cam`); the training step runs
-   * this one. Undefined without attention supervision.
+   * When the training loss needs more than the probabilities (hasAuxiliaryOutput), the same layers
+   * with a second output, which the training step runs: the supervised map with attention
+   * supervision (the spatial attention map for `mask`, the class activation maps for `cam`), else
+   * the per-view probabilities of a multi-view model (B x V x K). Undefined otherwise.
    */
   supervised?: LayersModel;
 }
@@ -60,8 +66,9 @@ export function buildFusionNetwork(tf: Tf, cfg: ModelConfig, inputs: FusionModel
   const imageShape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.imageChannels];
   let imageInputs: SymbolicTensor[];
   let v: SymbolicTensor;
+  let perView: SymbolicTensor | undefined;
   if (cfg.views.count > 1) {
-    ({ inputs: imageInputs, v } = buildMultiViewBranch({ tf, views: cfg.views.count, aggregation: cfg.views.aggregation, imageShape, embed, nextSeed }));
+    ({ inputs: imageInputs, v, perView } = buildMultiViewBranch({ tf, views: cfg.views.count, aggregation: cfg.views.aggregation, imageShape, embed, nextSeed }));
   } else {
     const image = tf.input({ shape: imageShape, name: 'image' });
     imageInputs = [image];
@@ -79,6 +86,12 @@ export function buildFusionNetwork(tf: Tf, cfg: ModelConfig, inputs: FusionModel
   const name = `fusion_${cfg.backbone}_${cfg.fusion}`;
   const model = tf.model({ inputs: modelInputs, outputs: out, name });
   // Shares every layer (and so every weight) with `model`; only the output list differs.
-  const supervised = supervision ? tf.model({ inputs: modelInputs, outputs: [out, supervision.map()], name: `${name}_supervised` }) : undefined;
+  // Built last, so the weights of every other layer are those of a model without it.
+  const auxiliary = supervision
+    ? supervision.map()
+    : perView && hasAuxiliaryOutput(cfg)
+      ? (tf.layers.dense({ units: cfg.numClasses, activation: 'softmax', kernelInitializer: init(), name: 'view_classifier' }).apply(perView) as SymbolicTensor)
+      : undefined;
+  const supervised = auxiliary ? tf.model({ inputs: modelInputs, outputs: [out, auxiliary], name: `${name}_supervised` }) : undefined;
   return { model, supervised };
 }

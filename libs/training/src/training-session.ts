@@ -7,7 +7,7 @@ import { classificationMetrics, scalarMetrics, type ClassificationMetrics } from
 import type { Tf } from './compute-backend.js';
 import { epochOrder } from './epoch-order.js';
 import { buildFusionNetwork } from './fusion-model.js';
-import { packSupervisionTargets, supervisedObjective } from './attention-supervision/supervised-objective.js';
+import { auxiliaryObjective, type AuxiliaryObjective } from './auxiliary-objective.js';
 import { VIEW_IMAGES_INPUT, VIEW_MASK_INPUT } from './multiview/multiview-branch.js';
 import { setDropoutStep } from './seeded-dropout.js';
 import { initialPlateauState, learningRateForUpdate, plateauStep, type PlateauState } from './lr-schedule.js';
@@ -15,9 +15,6 @@ import { createOptimizer, setLearningRate } from './optimizers/optimizer-factory
 import { toLiveOptimizerName, toStableOptimizerName } from './optimizers/optimizer-state.js';
 import { GradientStep } from './training-step.js';
 import { loadInitialWeights } from './initial-weights.js';
-import { dataParallelStepsPerEpoch } from './distributed/batch-shard.js';
-import { DataParallel } from './distributed/data-parallel.js';
-import type { DistributedTraining } from './distributed/data-parallel-group.js';
 
 /** What a checkpoint records besides the weights: enough to continue at the same epoch and step. */
 export interface CheckpointMeta {
@@ -58,8 +55,6 @@ export interface EpochInfo {
   etaSeconds: number;
   progress: number;
   durationSeconds: number;
-  /** Data-parallel runs: each rank's samples/s this epoch, by rank (samplesPerSecond is their sum). */
-  rankSamplesPerSecond?: number[];
 }
 
 export interface SavedCheckpointInfo {
@@ -79,12 +74,6 @@ export interface TrainingSessionOptions {
   onStep(info: StepInfo): void;
   onEpoch(info: EpochInfo): Promise<void>;
   saveCheckpoint(contents: CheckpointContents<CheckpointMeta>, info: SavedCheckpointInfo): Promise<void>;
-  /**
-   * Data-parallel training over a collective group (docs/distributed.md): trainingConfig.batchSize is
-   * per rank; only rank 0 validates and calls onStep, onEpoch and saveCheckpoint, and rank 0's
-   * control requests apply to every rank.
-   */
-  distributed?: DistributedTraining;
 }
 
 export type TrainingOutcome =
@@ -123,16 +112,15 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   });
   // User-supplied starting weights; a resumed run takes every weight from its checkpoint instead.
   if (o.modelConfig.weightsPath && !o.resume) await loadInitialWeights(tf, model, o.modelConfig.weightsPath);
-  // With attention supervision the step trains the two-output view of the same layers (its second
-  // output is the supervised map); checkpoints hold its weights, since the CAM head lives only there.
+  // With an auxiliary loss (attention supervision, per-view cross-entropy) the step trains the
+  // two-output view of the same layers; checkpoints hold its weights, since its extra head (CAM
+  // head, view classifier) lives only there.
   const trained = supervised ?? model;
-  const shape = shapesOf(o.modelConfig, model);
+  const loss = classificationLoss(tf, tc.loss, resolveClassWeights(tc.loss, data.train.labels, o.modelConfig.numClasses));
+  const auxiliary = auxiliaryObjective(tf, o.modelConfig, loss);
+  const shape = shapesOf(o.modelConfig, model, auxiliary);
   const optimizer: Optimizer = createOptimizer(tf, tc);
-  const classWeights = resolveClassWeights(tc.loss, data.train.labels, o.modelConfig.numClasses);
-  const loss = classificationLoss(tf, tc.loss, classWeights);
-  const sup = o.modelConfig.attentionSupervision;
-  const objective = sup ? supervisedObjective(tf, loss, sup, o.modelConfig.numClasses, o.modelConfig.imageSize) : loss;
-  const stepper = new GradientStep(tf, trained, optimizer, objective, {
+  const stepper = new GradientStep(tf, trained, optimizer, auxiliary?.objective ?? loss, {
     clipNorm: tc.gradientClipNorm,
     clipValue: tc.gradientClipValue,
   });
@@ -148,12 +136,9 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   };
   if (tc.lrSchedule === 'reduce_on_plateau') meta.plateau ??= initialPlateauState(tc);
   if (o.resume) await restore(tf, trained, optimizer, o.resume);
-  const dp = o.distributed ? new DataParallel(tf, o.distributed.group, stepper.trainables) : undefined;
-  if (dp) await dp.broadcastWeights(trained);
-  const root = !dp || dp.isRoot;
 
   const n = data.train.count;
-  const stepsPerEpoch = dp ? dataParallelStepsPerEpoch(n, tc.batchSize, dp.worldSize) : Math.ceil(n / tc.batchSize);
+  const stepsPerEpoch = Math.ceil(n / tc.batchSize);
   const window = tc.gradientAccumulationSteps;
   const updatesPerEpoch = Math.ceil(stepsPerEpoch / window);
   const totalSteps = stepsPerEpoch * tc.epochs;
@@ -169,41 +154,31 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     let samplesThisRun = 0;
     for (let step = meta.step; step < stepsPerEpoch; step++) {
       if (step % window === 0) {
-        const request = dp ? await dp.agreeOnControl(o.control) : o.control();
+        const request = o.control();
         if (request !== 'none') {
-          if (root) await checkpoint(request);
+          await checkpoint(request);
           release();
           return { kind: request, epoch: meta.epoch, step: meta.step };
         }
         const update = (epoch - 1) * updatesPerEpoch + step / window;
         setLearningRate(optimizer, (meta.learningRate = learningRateForUpdate(tc, epoch, update, updatesPerEpoch, meta.plateau)));
       }
-      const idx = dp ? dp.shard(order, step, tc.batchSize) : order.subarray(step * tc.batchSize, Math.min(n, (step + 1) * tc.batchSize));
+      const idx = order.subarray(step * tc.batchSize, Math.min(n, (step + 1) * tc.batchSize));
       // Dropout masks follow the global step, so a resumed run draws the masks it would have drawn.
       setDropoutStep(model, meta.globalStep);
-      // A rank's shard of a short last batch may be empty: it adds no gradient but still all-reduces.
-      const loss = idx.length > 0 ? accumulate(tf, stepper, data.train, idx, shape) : 0;
+      const loss = accumulate(tf, stepper, data.train, idx, shape);
       if (!Number.isFinite(loss)) {
         release();
         throw new NonFiniteLossError(epoch, step + 1, loss);
       }
-      if (dp) dp.noteLoss(loss, idx.length);
-      else {
-        meta.partial.lossSum += loss * idx.length;
-        meta.partial.seen += idx.length;
-      }
-      if ((step + 1) % window === 0 || step + 1 === stepsPerEpoch) {
-        if (dp) {
-          const reduced = await dp.reduceAndApply(stepper);
-          meta.partial.lossSum += reduced.lossSum;
-          meta.partial.seen += reduced.cases;
-        } else stepper.apply();
-      }
+      if ((step + 1) % window === 0 || step + 1 === stepsPerEpoch) stepper.apply();
       meta.step = step + 1;
       meta.globalStep++;
+      meta.partial.lossSum += loss * idx.length;
+      meta.partial.seen += idx.length;
       samplesThisRun += idx.length;
       const elapsed = (performance.now() - epochStart) / 1000;
-      if (root) o.onStep({
+      o.onStep({
         epoch,
         step: step + 1,
         stepsPerEpoch,
@@ -213,36 +188,31 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
       });
     }
 
-    const val = root ? evaluate(tf, model, data.val, shape) : undefined;
+    const val = evaluate(tf, model, data.val, shape);
     const durationSeconds = (performance.now() - epochStart) / 1000;
     const samplesPerSecond = samplesThisRun / Math.max(durationSeconds, 1e-6);
-    lastMetrics = { ...finite({ train_loss: meta.partial.lossSum / Math.max(meta.partial.seen, 1) }), ...(val ? scalarMetrics('val', val) : {}) };
+    lastMetrics = { ...finite({ train_loss: meta.partial.lossSum / Math.max(meta.partial.seen, 1) }), ...scalarMetrics('val', val) };
     meta.epoch = epoch;
     meta.step = 0;
     meta.partial = { lossSum: 0, seen: 0 };
-    let monitored = lastMetrics[tc.monitorMetric] ?? NaN;
-    // Ranks check they still hold the same weights and take rank 0's figure, so they stop and decay alike.
-    const agreed = dp ? await dp.agreeAtEpochEnd(epoch, samplesPerSecond, monitored) : undefined;
-    if (agreed) monitored = agreed.monitored;
-    const totalSamplesPerSecond = agreed ? agreed.rankSamplesPerSecond.reduce((a, b) => a + b, 0) : samplesPerSecond;
+    const monitored = lastMetrics[tc.monitorMetric] ?? NaN;
     if (meta.best.value === null || monitorSign * (monitored - meta.best.value) > 0) meta.best = { value: monitored, epochsSince: 0 };
     else meta.best.epochsSince++;
     if (meta.plateau) meta.plateau = plateauStep(tc, tc.monitorMode, meta.plateau, monitored);
 
-    if (val) await o.onEpoch({
+    await o.onEpoch({
       epoch,
       totalEpochs: tc.epochs,
       metrics: lastMetrics,
       valConfusionMatrix: val.confusionMatrix,
       learningRate: meta.learningRate,
-      samplesPerSecond: totalSamplesPerSecond,
-      rankSamplesPerSecond: agreed?.rankSamplesPerSecond,
-      etaSeconds: ((tc.epochs - epoch) * stepsPerEpoch * tc.batchSize * (dp?.worldSize ?? 1)) / Math.max(totalSamplesPerSecond, 1e-6),
+      samplesPerSecond,
+      etaSeconds: ((tc.epochs - epoch) * stepsPerEpoch * tc.batchSize) / Math.max(samplesPerSecond, 1e-6),
       progress: meta.globalStep / totalSteps,
       durationSeconds,
     });
     const earlyStop = tc.earlyStoppingPatience !== undefined && meta.best.epochsSince >= tc.earlyStoppingPatience;
-    if (root && (epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || earlyStop)) await checkpoint('epoch');
+    if (epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || earlyStop) await checkpoint('epoch');
     if (earlyStop) return finish(true);
   }
   return finish(false);
@@ -306,23 +276,23 @@ interface Shapes {
   image: number[];
   numClasses: number;
   inputs: string[];
-  /** Attention supervision: training targets also carry the region masks (packSupervisionTargets). */
-  supervisedImageSize?: number;
+  /** With an auxiliary loss: training targets are packed for it. */
+  auxiliary?: AuxiliaryObjective;
 }
 
 const INPUT_NAMES = ['image', VIEW_IMAGES_INPUT, VIEW_MASK_INPUT, 'clinical', 'clinical_categorical'] as const;
 
-function shapesOf(cfg: ModelConfig, model: LayersModel): Shapes {
+function shapesOf(cfg: ModelConfig, model: LayersModel, auxiliary: AuxiliaryObjective | undefined): Shapes {
   const image = [cfg.imageSize, cfg.imageSize, cfg.imageChannels];
   return {
     image: cfg.views.count > 1 ? [cfg.views.count, ...image] : image,
     numClasses: cfg.numClasses,
     inputs: model.inputNames,
-    supervisedImageSize: cfg.attentionSupervision ? cfg.imageSize : undefined,
+    auxiliary,
   };
 }
 
-/** `targets`: 'training' packs the region masks into y for a supervised model; 'labels' is y alone. */
+/** `targets`: 'training' packs what an auxiliary loss needs into y; 'labels' is y alone. */
 function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shapes, targets: 'training' | 'labels' = 'labels'): { x: Tensor[]; y: Tensor } {
   const pixels = split.images.length / split.count;
   const features = split.clinical.length / split.count;
@@ -356,8 +326,8 @@ function batchTensors(tf: Tf, split: Split, idx: ArrayLike<number>, shape: Shape
     }
   };
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), shape.numClasses));
-  if (targets === 'labels' || shape.supervisedImageSize === undefined) return { x: shape.inputs.map(tensorFor), y };
-  const packed = packSupervisionTargets(tf, y as Tensor2D, split, idx, shape.supervisedImageSize);
+  if (targets === 'labels' || !shape.auxiliary) return { x: shape.inputs.map(tensorFor), y };
+  const packed = shape.auxiliary.pack(tf, y as Tensor2D, split, idx);
   y.dispose();
   return { x: shape.inputs.map(tensorFor), y: packed };
 }

@@ -35,6 +35,8 @@ function run<T>(...args: string[]): Promise<T> {
 
 interface MultiViewResult {
   inputs: string[];
+  checkpointWeights: string[];
+  layerNames: string[];
   layers: string[];
   convLayers: number;
   test: { loss: number };
@@ -63,7 +65,18 @@ describe.each(VIEW_AGGREGATIONS)('two views aggregated by %s', (aggregation) => 
     expect(r.missingViewDiff).toBe(0);
     expect(r.reloadDiff).toBe(0);
     expect(Number.isFinite(r.test.loss)).toBe(true);
+    // The per-view classifier (views.viewLossWeight 0.1 by default) is trained and checkpointed, not saved for inference.
+    expect(r.checkpointWeights).toContain('view_classifier/kernel');
+    expect(r.layerNames).toContain('views_unfold');
+    expect(r.layerNames).not.toContain('view_classifier');
   });
+});
+
+it('a multi-view model without the per-view loss has no view classifier', async () => {
+  const r = await run<MultiViewResult>('multiview', viewsDir, 'mean', '0');
+  expect(r.checkpointWeights).not.toContain('view_classifier/kernel');
+  expect(r.missingViewDiff).toBe(0);
+  expect(r.reloadDiff).toBe(0);
 });
 
 interface GradientResult {

@@ -22,9 +22,10 @@ export interface MultiViewBranchOptions {
 /**
  * Several images per case through one shared backbone: the B x V views are folded into one batch of
  * B V images, embedded by `embed` (one set of weights for every view), unfolded to B x V x F and
- * aggregated over the present views (view mask B x V) into one B x F image embedding v.
+ * aggregated over the present views (view mask B x V) into one B x F image embedding v;
+ * `perView` is the B x V x F embeddings before aggregation.
  */
-export function buildMultiViewBranch(o: MultiViewBranchOptions): { inputs: [SymbolicTensor, SymbolicTensor]; v: SymbolicTensor } {
+export function buildMultiViewBranch(o: MultiViewBranchOptions): { inputs: [SymbolicTensor, SymbolicTensor]; v: SymbolicTensor; perView: SymbolicTensor } {
   const { tf } = o;
   const images = tf.input({ shape: [o.views, ...o.imageShape], name: VIEW_IMAGES_INPUT });
   const mask = tf.input({ shape: [o.views], name: VIEW_MASK_INPUT });
@@ -36,5 +37,5 @@ export function buildMultiViewBranch(o: MultiViewBranchOptions): { inputs: [Symb
       : o.aggregation === 'learned_weight'
         ? new LearnedViewWeights({ name: 'views_learned_weight' })
         : new MaskedViewPooling({ mode: o.aggregation, name: `views_${o.aggregation}` });
-  return { inputs: [images, mask], v: aggregate.apply([perView, mask]) as SymbolicTensor };
+  return { inputs: [images, mask], v: aggregate.apply([perView, mask]) as SymbolicTensor, perView };
 }

@@ -3,6 +3,7 @@ import type { SymbolicTensor, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfj
 import { LearnedViewWeights, MaskedViewPooling, ViewAttentionPooling } from './view-layers.js';
 import { buildMultiViewBranch } from './multiview-branch.js';
 import { maskedMax, maskedMean, maskedSoftmax } from './view-math.js';
+import { multiViewObjective, perViewCrossEntropy } from './view-loss.js';
 
 const { exp } = Math;
 
@@ -115,5 +116,26 @@ describe('multi-view branch', () => {
     // View sums: case 0 views 4 and 8 (both present) -> mean 6; case 1 view 2 missing -> 1.
     const images = tf.tensor5d([[[[[1], [1]], [[1], [1]]], [[[2], [2]], [[2], [2]]]], [[[[0.25], [0.25]], [[0.25], [0.25]]], [[[9], [9]], [[9], [9]]]]]);
     expectClose(values(model.predict([images, tf.tensor2d([[1, 1], [1, 0]])]) as Tensor), [[6, 6], [1, 1]]);
+  });
+});
+
+describe('per-view cross-entropy', () => {
+  const viewProbs = () => tf.tensor3d([[[0.8, 0.2], [0.4, 0.6]], [[0.5, 0.5], [0.1, 0.9]]]);
+  const y = () => tf.tensor2d([[1, 0], [0, 1]]);
+
+  it('averages -log p(true class) over the present views of the batch', () => {
+    const all = (perViewCrossEntropy(tf, viewProbs(), y(), tf.tensor2d([[1, 1], [1, 1]])) as Tensor).dataSync()[0]!;
+    expect(all).toBeCloseTo(-(Math.log(0.8) + Math.log(0.4) + Math.log(0.5) + Math.log(0.9)) / 4, 5);
+    const some = (perViewCrossEntropy(tf, viewProbs(), y(), tf.tensor2d([[1, 0], [0, 1]])) as Tensor).dataSync()[0]!;
+    expect(some).toBeCloseTo(-(Math.log(0.8) + Math.log(0.9)) / 2, 5);
+    expect((perViewCrossEntropy(tf, viewProbs(), y(), tf.tensor2d([[0, 0], [0, 0]])) as Tensor).dataSync()[0]).toBe(0);
+  });
+
+  it('adds weight x the per-view term to the classification loss, reading [label | view mask] targets', () => {
+    const classification = (yTrue: Tensor, yPred: Tensor) => tf.mean(tf.sum(tf.mul(yTrue, yPred), -1));
+    const targets = tf.tensor2d([[1, 0, 1, 0], [0, 1, 0, 1]]);
+    const probs = tf.tensor2d([[0.3, 0.7], [0.6, 0.4]]);
+    const total = multiViewObjective(tf, classification, 0.1, 2, 2)(targets, [probs, viewProbs()]).dataSync()[0]!;
+    expect(total).toBeCloseTo((0.3 + 0.4) / 2 + 0.1 * (-(Math.log(0.8) + Math.log(0.9)) / 2), 5);
   });
 });
