@@ -134,4 +134,27 @@ describe('data-parallel training over the gRPC collective', () => {
       expect(rank0![i]!.steps).toHaveLength(run.epochs * Math.ceil(run.cases / B));
     });
   });
+
+  it('a replica perturbed on one rank makes both ranks stop at the next epoch check, naming the epoch and the rank', async () => {
+    // A BatchNorm model (per-rank statistics, not checksummed) passes epoch 1's check; rank 1's
+    // third gradient (epoch 2) is nudged after the all-reduce, as a corrupted transfer would.
+    const { ended } = await start(2, { runs: [{ cases: 64, batchSize: 16, epochs: 3, model: 'batchNorm' }], perturbAtReduce: 3, hookRank: 1 });
+    const [r0, r1] = await Promise.all(ended);
+    for (const [rank, m] of [r0!, r1!].entries()) {
+      expect({ rank, type: m.type, code: m.code, divergedRanks: m.divergedRanks }).toEqual({ rank, type: 'error', code: 'WEIGHT_DIVERGENCE', divergedRanks: [1] });
+      expect(m.message).toContain('after epoch 2');
+    }
+  });
+
+  it('a rank killed mid-epoch makes the other fail with the collective error within the deadline', async () => {
+    const deadlineMs = 4000;
+    const { ranks, ended, dying } = await start(2, { runs: [{ cases: 100, batchSize: 16, epochs: 3, model: 'plain' }], deadlineMs, dieAtReduce: 3, hookRank: 1 });
+    const died = await dying[1]!;
+    const survivor = await ended[0]!;
+    expect(survivor.type).toBe('error');
+    expect(['PEER_LEFT', 'DEADLINE_EXCEEDED']).toContain(survivor.code);
+    expect(survivor.at! - died.at!).toBeLessThan(deadlineMs + 3000);
+    await new Promise((resolve) => (ranks[1]!.exitCode !== null || ranks[1]!.signalCode !== null ? resolve(undefined) : ranks[1]!.once('exit', resolve)));
+    expect(ranks[1]!.signalCode).toBe('SIGKILL');
+  });
 });
