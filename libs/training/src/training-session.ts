@@ -15,6 +15,9 @@ import { createOptimizer, setLearningRate } from './optimizers/optimizer-factory
 import { toLiveOptimizerName, toStableOptimizerName } from './optimizers/optimizer-state.js';
 import { GradientStep } from './training-step.js';
 import { loadInitialWeights } from './initial-weights.js';
+import { dataParallelStepsPerEpoch } from './distributed/batch-shard.js';
+import { DataParallel } from './distributed/data-parallel.js';
+import type { DistributedTraining } from './distributed/data-parallel-group.js';
 
 /** What a checkpoint records besides the weights: enough to continue at the same epoch and step. */
 export interface CheckpointMeta {
@@ -55,6 +58,8 @@ export interface EpochInfo {
   etaSeconds: number;
   progress: number;
   durationSeconds: number;
+  /** Data-parallel runs: each rank's samples/s this epoch, by rank (samplesPerSecond is their sum). */
+  rankSamplesPerSecond?: number[];
 }
 
 export interface SavedCheckpointInfo {
@@ -74,6 +79,12 @@ export interface TrainingSessionOptions {
   onStep(info: StepInfo): void;
   onEpoch(info: EpochInfo): Promise<void>;
   saveCheckpoint(contents: CheckpointContents<CheckpointMeta>, info: SavedCheckpointInfo): Promise<void>;
+  /**
+   * Data-parallel training over a collective group (docs/distributed.md): trainingConfig.batchSize is
+   * per rank; only rank 0 validates and calls onStep, onEpoch and saveCheckpoint, and rank 0's
+   * control requests apply to every rank.
+   */
+  distributed?: DistributedTraining;
 }
 
 export type TrainingOutcome =
@@ -136,9 +147,12 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   };
   if (tc.lrSchedule === 'reduce_on_plateau') meta.plateau ??= initialPlateauState(tc);
   if (o.resume) await restore(tf, trained, optimizer, o.resume);
+  const dp = o.distributed ? new DataParallel(tf, o.distributed.group, stepper.trainables) : undefined;
+  if (dp) await dp.broadcastWeights(trained);
+  const root = !dp || dp.isRoot;
 
   const n = data.train.count;
-  const stepsPerEpoch = Math.ceil(n / tc.batchSize);
+  const stepsPerEpoch = dp ? dataParallelStepsPerEpoch(n, tc.batchSize, dp.worldSize) : Math.ceil(n / tc.batchSize);
   const window = tc.gradientAccumulationSteps;
   const updatesPerEpoch = Math.ceil(stepsPerEpoch / window);
   const totalSteps = stepsPerEpoch * tc.epochs;
@@ -154,31 +168,41 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     let samplesThisRun = 0;
     for (let step = meta.step; step < stepsPerEpoch; step++) {
       if (step % window === 0) {
-        const request = o.control();
+        const request = dp ? await dp.agreeOnControl(o.control) : o.control();
         if (request !== 'none') {
-          await checkpoint(request);
+          if (root) await checkpoint(request);
           release();
           return { kind: request, epoch: meta.epoch, step: meta.step };
         }
         const update = (epoch - 1) * updatesPerEpoch + step / window;
         setLearningRate(optimizer, (meta.learningRate = learningRateForUpdate(tc, epoch, update, updatesPerEpoch, meta.plateau)));
       }
-      const idx = order.subarray(step * tc.batchSize, Math.min(n, (step + 1) * tc.batchSize));
+      const idx = dp ? dp.shard(order, step, tc.batchSize) : order.subarray(step * tc.batchSize, Math.min(n, (step + 1) * tc.batchSize));
       // Dropout masks follow the global step, so a resumed run draws the masks it would have drawn.
       setDropoutStep(model, meta.globalStep);
-      const loss = accumulate(tf, stepper, data.train, idx, shape);
+      // A rank's shard of a short last batch may be empty: it adds no gradient but still all-reduces.
+      const loss = idx.length > 0 ? accumulate(tf, stepper, data.train, idx, shape) : 0;
       if (!Number.isFinite(loss)) {
         release();
         throw new NonFiniteLossError(epoch, step + 1, loss);
       }
-      if ((step + 1) % window === 0 || step + 1 === stepsPerEpoch) stepper.apply();
+      if (dp) dp.noteLoss(loss, idx.length);
+      else {
+        meta.partial.lossSum += loss * idx.length;
+        meta.partial.seen += idx.length;
+      }
+      if ((step + 1) % window === 0 || step + 1 === stepsPerEpoch) {
+        if (dp) {
+          const reduced = await dp.reduceAndApply(stepper);
+          meta.partial.lossSum += reduced.lossSum;
+          meta.partial.seen += reduced.cases;
+        } else stepper.apply();
+      }
       meta.step = step + 1;
       meta.globalStep++;
-      meta.partial.lossSum += loss * idx.length;
-      meta.partial.seen += idx.length;
       samplesThisRun += idx.length;
       const elapsed = (performance.now() - epochStart) / 1000;
-      o.onStep({
+      if (root) o.onStep({
         epoch,
         step: step + 1,
         stepsPerEpoch,
@@ -188,31 +212,36 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
       });
     }
 
-    const val = evaluate(tf, model, data.val, shape);
+    const val = root ? evaluate(tf, model, data.val, shape) : undefined;
     const durationSeconds = (performance.now() - epochStart) / 1000;
     const samplesPerSecond = samplesThisRun / Math.max(durationSeconds, 1e-6);
-    lastMetrics = { ...finite({ train_loss: meta.partial.lossSum / Math.max(meta.partial.seen, 1) }), ...scalarMetrics('val', val) };
+    lastMetrics = { ...finite({ train_loss: meta.partial.lossSum / Math.max(meta.partial.seen, 1) }), ...(val ? scalarMetrics('val', val) : {}) };
     meta.epoch = epoch;
     meta.step = 0;
     meta.partial = { lossSum: 0, seen: 0 };
-    const monitored = lastMetrics[tc.monitorMetric] ?? NaN;
+    let monitored = lastMetrics[tc.monitorMetric] ?? NaN;
+    // Ranks check they still hold the same weights and take rank 0's figure, so they stop and decay alike.
+    const agreed = dp ? await dp.agreeAtEpochEnd(epoch, samplesPerSecond, monitored) : undefined;
+    if (agreed) monitored = agreed.monitored;
+    const totalSamplesPerSecond = agreed ? agreed.rankSamplesPerSecond.reduce((a, b) => a + b, 0) : samplesPerSecond;
     if (meta.best.value === null || monitorSign * (monitored - meta.best.value) > 0) meta.best = { value: monitored, epochsSince: 0 };
     else meta.best.epochsSince++;
     if (meta.plateau) meta.plateau = plateauStep(tc, tc.monitorMode, meta.plateau, monitored);
 
-    await o.onEpoch({
+    if (val) await o.onEpoch({
       epoch,
       totalEpochs: tc.epochs,
       metrics: lastMetrics,
       valConfusionMatrix: val.confusionMatrix,
       learningRate: meta.learningRate,
-      samplesPerSecond,
-      etaSeconds: ((tc.epochs - epoch) * stepsPerEpoch * tc.batchSize) / Math.max(samplesPerSecond, 1e-6),
+      samplesPerSecond: totalSamplesPerSecond,
+      rankSamplesPerSecond: agreed?.rankSamplesPerSecond,
+      etaSeconds: ((tc.epochs - epoch) * stepsPerEpoch * tc.batchSize * (dp?.worldSize ?? 1)) / Math.max(totalSamplesPerSecond, 1e-6),
       progress: meta.globalStep / totalSteps,
       durationSeconds,
     });
     const earlyStop = tc.earlyStoppingPatience !== undefined && meta.best.epochsSince >= tc.earlyStoppingPatience;
-    if (epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || earlyStop) await checkpoint('epoch');
+    if (root && (epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || earlyStop)) await checkpoint('epoch');
     if (earlyStop) return finish(true);
   }
   return finish(false);
