@@ -1,9 +1,11 @@
 import 'reflect-metadata';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { parseAllDocuments } from 'yaml';
 import { collectiveEnvSchema, parseCollectiveEnv } from '@medfusion/collective';
 import { envSchema, loadEnv } from '@medfusion/config';
 import { openDatabase } from '@medfusion/persistence';
@@ -91,7 +93,18 @@ const rendered: Record<keyof typeof TARGETS, Rendered[]> = {
   prod: renderKustomization(join(ROOT, TARGETS.prod)),
 };
 
+/** kubectl embeds kustomize (`kubectl kustomize`); where it is installed the renderer is held against it. */
+const HAS_KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+
 describe('test renderer (the kustomize subset the overlays use)', () => {
+  (HAS_KUBECTL ? it : it.skip).each(Object.entries(TARGETS))('renders %s exactly as `kubectl kustomize` does (kubectl on PATH)', (target, dir) => {
+    const real = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8' })).map((d) => d.toJS() as K8sObject);
+    const id = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
+    const mine = rendered[target as keyof typeof TARGETS].map((r) => r.object);
+    expect(mine.map(id).sort()).toEqual(real.map(id).sort());
+    for (const o of mine) expect(o).toEqual(real.find((r) => id(r) === id(o)));
+  });
+
   it('merges maps, deletes on null, merges containers and env by name and replaces other lists', () => {
     const base = { spec: { replicas: 2, minAvailable: 1, template: { spec: { containers: [{ name: 'a', image: 'x', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }] } }, tolerations: [{ key: 'k' }] } };
     const patch = { spec: { minAvailable: null, maxUnavailable: 1, template: { spec: { containers: [{ name: 'a', env: [{ name: 'B', value: '3' }] }] } }, tolerations: [{ key: 'z' }] } };
