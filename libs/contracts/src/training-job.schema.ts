@@ -25,7 +25,7 @@ export type ImageBackbone = (typeof IMAGE_BACKBONES)[number];
 export const FUSION_TYPES = ['concatenate', 'gated', 'attention', 'cross_attention', 'bilinear', 'late', 'image_only', 'clinical_only'] as const;
 export type FusionType = (typeof FUSION_TYPES)[number];
 /** How several images of a case are joined into one image embedding (docs/models.md, multi-view). */
-export const VIEW_AGGREGATIONS = ['mean', 'max', 'attention', 'learned_weight'] as const;
+export const VIEW_AGGREGATIONS = ['mean', 'max', 'attention', 'cross_attention', 'learned_weight'] as const;
 export type ViewAggregation = (typeof VIEW_AGGREGATIONS)[number];
 /** `mask`: BCE of a spatial attention map against region masks; `cam`: MSE of the normalised class activation map against them. */
 export const ATTENTION_SUPERVISION_TYPES = ['mask', 'cam'] as const;

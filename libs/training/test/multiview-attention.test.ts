@@ -50,6 +50,7 @@ const AGGREGATION_LAYER: Record<(typeof VIEW_AGGREGATIONS)[number], string> = {
   mean: 'MedFusionMaskedViewPooling',
   max: 'MedFusionMaskedViewPooling',
   attention: 'MedFusionViewAttentionPooling',
+  cross_attention: 'MedFusionViewCrossAttentionPooling',
   learned_weight: 'MedFusionLearnedViewWeights',
 };
 

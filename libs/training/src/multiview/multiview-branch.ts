@@ -1,7 +1,7 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs';
 import type { ViewAggregation } from '@medfusion/contracts';
 import type { Tf } from '../compute-backend.js';
-import { FoldViews, LearnedViewWeights, MaskedViewPooling, UnfoldViews, ViewAttentionPooling } from './view-layers.js';
+import { FoldViews, LearnedViewWeights, MaskedViewPooling, UnfoldViews, ViewAttentionPooling, ViewCrossAttentionPooling } from './view-layers.js';
 
 
 /** Input names of a multi-view model (a single-view model keeps its `image` input). */
@@ -34,8 +34,10 @@ export function buildMultiViewBranch(o: MultiViewBranchOptions): { inputs: [Symb
   const aggregate =
     o.aggregation === 'attention'
       ? new ViewAttentionPooling({ seed: o.nextSeed(), name: 'views_attention' })
-      : o.aggregation === 'learned_weight'
-        ? new LearnedViewWeights({ name: 'views_learned_weight' })
-        : new MaskedViewPooling({ mode: o.aggregation, name: `views_${o.aggregation}` });
+      : o.aggregation === 'cross_attention'
+        ? new ViewCrossAttentionPooling({ seed: o.nextSeed(), name: 'views_cross_attention' })
+        : o.aggregation === 'learned_weight'
+          ? new LearnedViewWeights({ name: 'views_learned_weight' })
+          : new MaskedViewPooling({ mode: o.aggregation, name: `views_${o.aggregation}` });
   return { inputs: [images, mask], v: aggregate.apply([perView, mask]) as SymbolicTensor, perView };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SymbolicTensor, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs';
-import { LearnedViewWeights, MaskedViewPooling, ViewAttentionPooling } from './view-layers.js';
+import { LearnedViewWeights, MaskedViewPooling, ViewAttentionPooling, ViewCrossAttentionPooling } from './view-layers.js';
 import { buildMultiViewBranch } from './multiview-branch.js';
 import { maskedMax, maskedMean, maskedSoftmax } from './view-math.js';
 import { multiViewObjective, perViewCrossEntropy } from './view-loss.js';
@@ -86,6 +86,29 @@ describe('view aggregation layers', () => {
       expect(row[0]! + row[1]!).toBeCloseTo(0, 5);
     }
     // What a missing view holds changes nothing.
+    const other = tf.tensor3d([
+      [[1, 2], [-100, 100], [5, 6]],
+      [[-1, -5], [-3, -2], [0, 50]],
+      [[1, 2], [3, 4], [5, 6]],
+    ]);
+    expectClose(values(layer.apply([other, mask()]) as Tensor), out);
+  });
+});
+
+describe('cross-attention view aggregation', () => {
+  it('gives missing views weight 0 in every head, always keeps the CLS token, and ignores what a missing view holds', () => {
+    const layer = new ViewCrossAttentionPooling({ seed: 2 });
+    const out = values(layer.apply([h(), mask()]) as Tensor);
+    const w = layer.viewWeights(h(), mask()).arraySync() as number[][][];
+    // F = 2: two heads; keys are [CLS, view 1, view 2, view 3].
+    expect(w[0]).toHaveLength(2);
+    for (const head of w[0]!) {
+      expect(head[2]).toBe(0);
+      expect(head[0]! + head[1]! + head[3]!).toBeCloseTo(1, 6);
+    }
+    for (const head of w[1]!) expect(head[3]).toBe(0);
+    // No view at all: the CLS token attends to itself only.
+    for (const head of w[2]!) expect(head).toEqual([1, 0, 0, 0]);
     const other = tf.tensor3d([
       [[1, 2], [-100, 100], [5, 6]],
       [[-1, -5], [-3, -2], [0, 50]],

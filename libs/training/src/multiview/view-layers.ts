@@ -174,3 +174,78 @@ export class ViewAttentionPooling extends tfjs.layers.Layer {
   }
 }
 tfjs.serialization.registerClass(ViewAttentionPooling);
+
+/**
+ * `cross_attention`: a learnable CLS token attends over [CLS, h_1..h_V] with multi-head attention
+ * (heads = 4, 2 or 1, the most that divide F; missing views masked out of the keys, the CLS token
+ * always present), then residual + LayerNorm; the CLS token's result is v. Only the CLS row is
+ * computed: it is the only output, and it depends on no other query.
+ */
+export class ViewCrossAttentionPooling extends tfjs.layers.Layer {
+  static readonly className = 'MedFusionViewCrossAttentionPooling';
+  private readonly seed: number;
+  private w?: Record<'cls' | 'query' | 'key' | 'value' | 'output' | 'gamma' | 'beta', LayerVariable>;
+
+  constructor(args: { seed: number; name?: string }) {
+    super({ name: args.name });
+    this.seed = args.seed;
+  }
+
+  override build(shapes: tfjs.Shape | tfjs.Shape[]): void {
+    const F = (shapes as tfjs.Shape[])[0]![2]!;
+    const glorot = (i: number) => tfjs.initializers.glorotUniform({ seed: this.seed + i });
+    this.w = {
+      cls: this.addWeight('cls', [1, F], 'float32', tfjs.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed })),
+      query: this.addWeight('query', [F, F], 'float32', glorot(1)),
+      key: this.addWeight('key', [F, F], 'float32', glorot(2)),
+      value: this.addWeight('value', [F, F], 'float32', glorot(3)),
+      output: this.addWeight('output', [F, F], 'float32', glorot(4)),
+      gamma: this.addWeight('gamma', [F], 'float32', tfjs.initializers.ones()),
+      beta: this.addWeight('beta', [F], 'float32', tfjs.initializers.zeros()),
+    };
+    this.built = true;
+  }
+
+  /** Attention weights of the CLS query over [CLS, views], B x heads x (V + 1); exposed for tests. */
+  viewWeights(h: Tensor3D, mask: Tensor2D): Tensor {
+    return tfjs.tidy(() => this.attend(h, mask).weights);
+  }
+
+  private attend(h: Tensor3D, mask: Tensor2D): { weights: Tensor; values: Tensor; heads: number } {
+    const w = this.w!;
+    const [B, V, F] = h.shape;
+    const heads = [4, 2, 1].find((n) => F % n === 0)!;
+    const dh = F / heads;
+    const tokens = tfjs.concat([tfjs.tile(tfjs.reshape(w.cls.read(), [1, 1, F]), [B, 1, 1]), h], 1);
+    const split = (x: Tensor, n: number) => tfjs.transpose(tfjs.reshape(x, [B, n, heads, dh]), [0, 2, 1, 3]);
+    const flat = tfjs.reshape(tokens, [B * (V + 1), F]);
+    const q = tfjs.reshape(tfjs.matMul(w.cls.read(), w.query.read()), [1, heads, 1, dh]);
+    const k = split(tfjs.matMul(flat, w.key.read()), V + 1);
+    const v = split(tfjs.matMul(flat, w.value.read()), V + 1);
+    const scores = tfjs.reshape(tfjs.div(tfjs.matMul(tfjs.tile(q, [B, 1, 1, 1]), k, false, true), Math.sqrt(dh)), [B * heads, V + 1]) as Tensor2D;
+    const keyMask = tfjs.reshape(tfjs.tile(tfjs.expandDims(tfjs.concat([tfjs.onesLike(tfjs.slice(mask, [0, 0], [-1, 1])), mask], 1), 1), [1, heads, 1]), [B * heads, V + 1]) as Tensor2D;
+    const weights = tfjs.reshape(maskedSoftmax(tfjs, scores, keyMask), [B, heads, V + 1]);
+    return { weights, values: v, heads };
+  }
+
+  override call(inputs: Tensor | Tensor[]): Tensor {
+    const [h, mask] = viewsAndMask(inputs);
+    return tfjs.tidy(() => {
+      const w = this.w!;
+      const [B, , F] = h.shape;
+      const { weights, values } = this.attend(h, mask);
+      const attended = tfjs.reshape(tfjs.matMul(tfjs.expandDims(weights, 2), values), [B, F]);
+      const cls = tfjs.add(tfjs.matMul(attended, w.output.read()), w.cls.read());
+      return layerNorm(tfjs, cls, w.gamma.read(), w.beta.read());
+    });
+  }
+
+  override computeOutputShape(shapes: tfjs.Shape | tfjs.Shape[]): tfjs.Shape {
+    return featureShape(shapes);
+  }
+
+  override getConfig(): tfjs.serialization.ConfigDict {
+    return { ...super.getConfig(), seed: this.seed };
+  }
+}
+tfjs.serialization.registerClass(ViewCrossAttentionPooling);
