@@ -136,6 +136,28 @@ const CASES: Array<[string, BadRequest]> = [
     },
   ],
   [
+    'two views but three view columns',
+    {
+      method: 'POST',
+      path: '/api/v1/training-jobs',
+      body: (c: Ctx) => job(c, { modelConfig: { views: { count: 2 } }, dataConfig: { datasetId: c.datasetId, viewColumns: ['cc', 'mlo', 'ml'] } }),
+      status: 400,
+      field: 'body.dataConfig.viewColumns',
+      mentions: ['views.count is 2', '3 viewColumns'],
+    },
+  ],
+  [
+    'attention supervision without a mask column',
+    {
+      method: 'POST',
+      path: '/api/v1/training-jobs',
+      body: (c: Ctx) => job(c, { modelConfig: { attentionSupervision: { type: 'cam', weight: 0.5 } } }),
+      status: 400,
+      field: 'body.dataConfig.maskColumn',
+      mentions: ['needs dataConfig.maskColumn'],
+    },
+  ],
+  [
     'resources.workers 0 (nested object)',
     {
       method: 'POST',
