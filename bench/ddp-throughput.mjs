@@ -40,12 +40,16 @@ async function main() {
   console.log(`${cpus().length} cores (${cpus()[0]?.model ?? '?'}); reference model, Adam, onnx-cpu${addon ? ' + NHWC addon' : ''}, 1 thread per rank, batch ${batch} per rank, ${steps} timed steps after ${warmup} warm-up`);
   console.log(`load average before: ${load()} (other work on the machine slows every figure)`);
   const one = await runGroup(1, { steps, warmup, batch, addon });
-  console.log(`1 rank  (plain process):       ${one.total.toFixed(1)} samples/s   [load ${load()}]`);
+  console.log(`1 rank  (plain process):       ${one.total.toFixed(1)} samples/s; CPU ${one.cpuMs[0].toFixed(0)} ms per step of ${one.stepMs[0].toFixed(0)} ms   [load ${load()}]`);
   const many = await runGroup(ranks, { steps, warmup, batch, addon });
   console.log(
     `${ranks} ranks (processes + gRPC): ${many.total.toFixed(1)} samples/s = ${many.perRank.map((v) => v.toFixed(1)).join(' + ')}; ` +
-      `all-reduce ${many.reduceMs.map((v) => v.toFixed(1)).join(' / ')} ms per step of ${many.stepMs.map((v) => v.toFixed(0)).join(' / ')} ms   [load ${load()}]`,
+      `all-reduce wait ${many.reduceMs.map((v) => v.toFixed(1)).join(' / ')} ms (CPU ${many.reduceCpuMs.map((v) => v.toFixed(1)).join(' / ')} ms) per step of ${many.stepMs.map((v) => v.toFixed(0)).join(' / ')} ms; ` +
+      `CPU ${many.cpuMs.map((v) => v.toFixed(0)).join(' / ')} ms per step   [load ${load()}]`,
   );
+  // With a free core per rank a step would take about its CPU time; a loaded machine hides that.
+  const cpuBound = (ranks * one.cpuMs[0]) / Math.max(...many.cpuMs);
+  console.log(`CPU-time estimate of the ratio with one free core per rank: ${cpuBound.toFixed(2)}x (${ranks} x 1-rank CPU per step / slowest rank's CPU per step; ignores waiting on the network)`);
   console.log(`ratio ${ranks} ranks / 1 rank: ${(many.total / one.total).toFixed(2)}x (goal on this 2-core machine: >= 1.7x for 2 ranks)`);
 }
 
@@ -62,7 +66,7 @@ async function runGroup(worldSize, settings) {
     children.forEach((c, rank) => c.send({ rank, worldSize, peers, ...settings }));
     const r = await Promise.all(results);
     const perRank = r.map((m) => m.samplesPerSecond);
-    return { perRank, total: perRank.reduce((a, b) => a + b, 0), reduceMs: r.map((m) => m.reduceMs), stepMs: r.map((m) => m.stepMs) };
+    return { perRank, total: perRank.reduce((a, b) => a + b, 0), reduceMs: r.map((m) => m.reduceMs), stepMs: r.map((m) => m.stepMs), cpuMs: r.map((m) => m.cpuMs), reduceCpuMs: r.map((m) => m.reduceCpuMs) };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   }
@@ -113,25 +117,32 @@ async function rankProcess() {
     const xClinical = tf.randomNormal([batch, CLINICAL], 0, 1, 'float32', 20 + rank);
     const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => (i + rank) % 2), 'int32'), 2);
     let reduceMs = 0;
+    let reduceCpuUs = 0;
     const step = async () => {
       const loss = stepper.accumulate([xImage, xClinical], y);
       if (!Number.isFinite(loss)) throw new Error(`rank ${rank}: loss became ${loss}`);
       if (dp) {
         dp.noteLoss(loss, batch);
         const t = performance.now();
+        const c = process.cpuUsage();
         await dp.reduceAndApply(stepper);
         reduceMs += performance.now() - t;
+        const used = process.cpuUsage(c);
+        reduceCpuUs += used.user + used.system;
       } else stepper.apply();
     };
     for (let i = 0; i < warmup; i++) await step();
     // Start the clock together (a barrier) so the ranks' windows overlap.
     if (group) await group.barrier();
     reduceMs = 0;
+    reduceCpuUs = 0;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < steps; i++) await step();
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     // reduceMs includes the wait for the slower rank (the all-reduce is where ranks meet).
-    process.send({ type: 'result', samplesPerSecond: (steps * batch) / seconds, reduceMs: reduceMs / steps, stepMs: (seconds * 1000) / steps }, () => process.exit(0));
+    process.send({ type: 'result', samplesPerSecond: (steps * batch) / seconds, reduceMs: reduceMs / steps, stepMs: (seconds * 1000) / steps, cpuMs: (cpu.user + cpu.system) / 1000 / steps, reduceCpuMs: reduceCpuUs / 1000 / steps }, () => process.exit(0));
     await group?.close();
   } catch (error) {
     process.send({ type: 'error', message: `rank ${rank}: ${error.stack ?? error}` }, () => process.exit(1));

@@ -147,7 +147,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
   };
   if (tc.lrSchedule === 'reduce_on_plateau') meta.plateau ??= initialPlateauState(tc);
   if (o.resume) await restore(tf, trained, optimizer, o.resume);
-  const dp = o.distributed ? new DataParallel(tf, o.distributed.group, stepper.trainables) : undefined;
+  const dp = o.distributed ? new DataParallel(tf, o.distributed.group, stepper.trainables, o.control) : undefined;
   if (dp) await dp.broadcastWeights(trained);
   const root = !dp || dp.isRoot;
 
@@ -168,7 +168,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     let samplesThisRun = 0;
     for (let step = meta.step; step < stepsPerEpoch; step++) {
       if (step % window === 0) {
-        const request = dp ? await dp.agreeOnControl(o.control) : o.control();
+        const request = dp ? dp.takeControl() : o.control();
         if (request !== 'none') {
           if (root) await checkpoint(request);
           release();

@@ -1,5 +1,8 @@
 import { jest } from '@jest/globals';
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -16,12 +19,15 @@ interface Run {
   epochs: number;
   model: 'plain' | 'batchNorm';
   training?: Record<string, unknown>;
+  /** Rank 0 asks to pause once it has made this many steps; every rank then resumes from its checkpoint. */
+  pauseAfterSteps?: number;
 }
 interface RunResult {
   weights: number[][];
   epochs: { epoch: number; metrics: Record<string, number>; samplesPerSecond: number; rankSamplesPerSecond?: number[] }[];
   steps: number[];
   checkpoints: number;
+  paused?: { epoch: number; step: number };
 }
 interface Message {
   type: 'ready' | 'result' | 'error' | 'dying';
@@ -43,8 +49,10 @@ interface Settings {
 }
 
 const children: ChildProcess[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'mf-ddp-'));
 afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function next(child: ChildProcess, types: Message['type'][], timeoutMs: number, what: string): Promise<Message> {
@@ -73,7 +81,7 @@ async function start(worldSize: number, s: Settings): Promise<{ ranks: ChildProc
   dying.forEach((p) => p.catch(() => undefined));
   ranks.forEach((c, rank) => {
     const hooked = rank === (s.hookRank ?? 1);
-    c.send({ rank, worldSize, peers, runs: s.runs, deadlineMs: s.deadlineMs ?? 20_000, perturbAtReduce: hooked ? s.perturbAtReduce : undefined, dieAtReduce: hooked ? s.dieAtReduce : undefined });
+    c.send({ rank, worldSize, peers, runs: s.runs, checkpointPath: join(dir, `paused-${worldSize}.ckpt`), deadlineMs: s.deadlineMs ?? 20_000, perturbAtReduce: hooked ? s.perturbAtReduce : undefined, dieAtReduce: hooked ? s.dieAtReduce : undefined });
   });
   return { ranks, ended, dying };
 }
@@ -109,7 +117,9 @@ describe('data-parallel training over the gRPC collective', () => {
 
   it('two ranks with per-rank batch B/2 end with the weights of one process with batch B, uneven last batches included', async () => {
     const [reference] = await results(0, { runs });
-    const [rank0, rank1] = await results(2, { runs: runs.map((r) => ({ ...r, batchSize: B / 2 })) });
+    // The third run pauses through rank 0's control once it has made 5 steps, and resumes.
+    const halves = runs.map((r) => ({ ...r, batchSize: B / 2 }));
+    const [rank0, rank1] = await results(2, { runs: [...halves, { ...halves[0]!, pauseAfterSteps: 5 }] });
     runs.forEach((run, i) => {
       // Both replicas hold bit-identical weights (same all-reduced bytes, same update).
       expect(rank1![i]!.weights).toEqual(rank0![i]!.weights);
@@ -133,6 +143,13 @@ describe('data-parallel training over the gRPC collective', () => {
       expect(lossRef[1]!).toBeLessThan(lossRef[0]!);
       expect(rank0![i]!.steps).toHaveLength(run.epochs * Math.ceil(run.cases / B));
     });
+    // Rank 0's pause travels with the next gradient all-reduce (step 6's, prepared before rank 0
+    // reports step 6), so both ranks stop before epoch 2's step 3 and resume from rank 0's
+    // checkpoint to the uninterrupted run's weights.
+    expect([rank0![2]!.paused, rank1![2]!.paused]).toEqual([{ epoch: 1, step: 2 }, { epoch: 1, step: 2 }]);
+    expect(rank0![2]!.weights).toEqual(rank0![0]!.weights);
+    expect(rank1![2]!.weights).toEqual(rank0![0]!.weights);
+    expect([rank0![2]!.checkpoints, rank1![2]!.checkpoints]).toEqual([rank0![0]!.checkpoints + 1, 0]);
   });
 
   it('a replica perturbed on one rank makes both ranks stop at the next epoch check, naming the epoch and the rank', async () => {

@@ -15,18 +15,27 @@ type Control = (typeof CONTROL_CODES)[number];
  * a dead or hung rank makes the others fail instead of hang.
  */
 export class DataParallel {
-  /** Sum over the window of case-count x mean gradient, then the case count and loss sum: one all-reduce per update. */
+  /**
+   * Sum over the window of case-count x mean gradient, then the case count, the loss sum and rank 0's
+   * control request: one all-reduce per update, reused.
+   */
   private readonly buffer: Float32Array;
   private readonly elements: number;
   private windowLossSum = 0;
+  private agreedControl: Control = 'none';
 
+  /**
+   * `readControl` is consulted on rank 0 only, as each collective call is prepared; its answer
+   * travels with that call, so control costs no extra round trip.
+   */
   constructor(
     private readonly tf: Tf,
     private readonly group: DataParallelGroup,
     private readonly variables: readonly Variable[],
+    private readonly readControl: () => Control = () => 'none',
   ) {
     this.elements = variables.reduce((s, v) => s + v.size, 0);
-    this.buffer = new Float32Array(this.elements + 2);
+    this.buffer = new Float32Array(this.elements + 3);
   }
 
   get rank(): number {
@@ -53,13 +62,16 @@ export class DataParallel {
    */
   async broadcastWeights(model: LayersModel): Promise<void> {
     const weights = model.weights.map((w) => w.read());
-    const flat = new Float32Array(weights.reduce((s, t) => s + t.size, 0));
+    const total = weights.reduce((s, t) => s + t.size, 0);
+    const flat = new Float32Array(total + 1);
     let offset = 0;
     for (const t of weights) {
       flat.set(t.dataSync() as Float32Array, offset);
       offset += t.size;
     }
+    flat[total] = this.controlCode();
     await this.group.broadcast(flat, 0);
+    this.agreedControl = this.controlFrom(flat[total]!);
     offset = 0;
     const received = weights.map((t) => {
       const values = flat.slice(offset, offset + t.size);
@@ -70,12 +82,23 @@ export class DataParallel {
     this.tf.dispose(received);
   }
 
-  /** Rank 0's control request (pause, stop, handback) decides for every rank. */
-  async agreeOnControl(read: () => Control): Promise<Control> {
-    const code = Float32Array.of(this.isRoot ? CONTROL_CODES.indexOf(read()) : 0);
-    await this.group.broadcast(code, 0);
-    const request = CONTROL_CODES[code[0]!];
-    if (request === undefined) throw new Error(`rank ${this.rank} received control code ${code[0]} from rank 0, not one of 0..${CONTROL_CODES.length - 1}`);
+  /**
+   * Rank 0's control request (pause, stop, handback) as of the last collective call, the same on
+   * every rank; reading it clears it. The session reads it where it would call control().
+   */
+  takeControl(): Control {
+    const request = this.agreedControl;
+    this.agreedControl = 'none';
+    return request;
+  }
+
+  private controlCode(): number {
+    return this.isRoot ? CONTROL_CODES.indexOf(this.readControl()) : 0;
+  }
+
+  private controlFrom(code: number): Control {
+    const request = CONTROL_CODES[Math.round(code)];
+    if (request === undefined) throw new Error(`rank ${this.rank} received control code ${code} from rank 0, not one of 0..${CONTROL_CODES.length - 1}`);
     return request;
   }
 
@@ -109,8 +132,11 @@ export class DataParallel {
     if (grads) tf.dispose(Object.values(grads));
     buffer[elements] = cases;
     buffer[elements + 1] = this.windowLossSum;
+    // Only rank 0 contributes: code x worldSize / worldSize is the code again, exactly.
+    buffer[elements + 2] = this.controlCode() * this.group.worldSize;
     this.windowLossSum = 0;
     await this.group.allReduceMean(buffer);
+    this.agreedControl = this.controlFrom(buffer[elements + 2]!);
     // buffer[elements] is now (global count) / worldSize, the same factor every sum was divided by.
     const scale = 1 / buffer[elements]!;
     const mean: NamedTensorMap = {};
@@ -130,12 +156,13 @@ export class DataParallel {
    * At an epoch's end: compares every rank's weight checksum with rank 0's (a mismatch throws
    * WeightDivergenceError on every rank), gathers each rank's samples/s, and hands every rank
    * rank 0's monitored validation figure (as float32), so that early stopping and
-   * reduce-on-plateau decide the same everywhere. Two collective calls.
+   * reduce-on-plateau decide the same everywhere, with rank 0's control request. Two collective calls.
    */
   async agreeAtEpochEnd(epoch: number, samplesPerSecond: number, monitored: number): Promise<{ monitored: number; rankSamplesPerSecond: number[] }> {
     const own = weightChecksum(this.variables.map((v) => v.dataSync() as Float32Array));
-    const fromRoot = Float32Array.of(...own, monitored);
+    const fromRoot = Float32Array.of(...own, monitored, this.controlCode());
     await this.group.broadcast(fromRoot, 0);
+    this.agreedControl = this.controlFrom(fromRoot[5]!);
     const w = this.group.worldSize;
     // One slot per rank for "diverged" and one for its throughput; the mean times w gives each back.
     const gathered = new Float32Array(2 * w);
