@@ -69,14 +69,17 @@ export function normalisedTrueClassCam(tf: Tf, cams: Tensor4D, yOneHot: Tensor2D
 
 /**
  * `cam`: mean squared error between the true class's normalised CAM and the region mask resized to
- * the CAM's size, averaged over pixels, then over the rows that have a mask.
+ * the CAM's size, averaged over pixels, then over the rows that have a mask with some region in it.
+ * An all-background mask is left out: a min-max normalised map always spans 0..1, so it cannot
+ * match an empty mask, and pushing it to would only teach the head to put a peak anywhere.
  */
 export function camAttentionLoss(tf: Tf, cams: Tensor4D, yOneHot: Tensor2D, targets: RegionTargets): Scalar {
   return tf.tidy(() => {
     const [, h, w] = cams.shape;
     const m = tf.squeeze(resizeMasks(tf, targets.masks, h, w), [3]);
     const err = tf.square(tf.sub(normalisedTrueClassCam(tf, cams, yOneHot), m));
-    return meanOverMaskedRows(tf, tf.mean(err, [1, 2]) as Tensor1D, targets.hasMask);
+    const hasRegion = tf.mul(targets.hasMask, tf.cast(tf.greater(tf.max(m, [1, 2]), 0), 'float32')) as Tensor1D;
+    return meanOverMaskedRows(tf, tf.mean(err, [1, 2]) as Tensor1D, hasRegion);
   });
 }
 

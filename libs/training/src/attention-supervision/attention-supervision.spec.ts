@@ -66,6 +66,10 @@ describe('cam loss (MSE of the normalised class activation map)', () => {
     expect(scalar(camAttentionLoss(tf, cams(), y(1), { masks: region(), hasMask: tf.tensor1d([1]) }))).toBeCloseTo(0.25 / 3, 5);
     expect(scalar(camAttentionLoss(tf, cams(), y(0), { masks: region(), hasMask: tf.tensor1d([1]) }))).toBeCloseTo(2.25 / 3, 5);
     expect(scalar(camAttentionLoss(tf, cams(), y(0), { masks: region(), hasMask: tf.tensor1d([0]) }))).toBe(0);
+    // An all-background mask cannot be matched by a 0..1 normalised map: its row is left out.
+    expect(scalar(camAttentionLoss(tf, cams(), y(1), { masks: tf.zeros([1, 1, 3, 1]), hasMask: tf.tensor1d([1]) }))).toBe(0);
+    const two = { masks: tf.concat([region(), tf.zeros([1, 1, 3, 1])]) as Tensor4D, hasMask: tf.tensor1d([1, 1]) as Tensor1D };
+    expect(scalar(camAttentionLoss(tf, tf.concat([cams(), cams()]) as Tensor4D, tf.concat([y(1), y(1)]) as Tensor2D, two))).toBeCloseTo(0.25 / 3, 5);
     // The CAM head's logits are the maps' means (2 and 2): cross-entropy log 2.
     expect(scalar(camHeadCrossEntropy(tf, cams(), y(0)))).toBeCloseTo(log(2), 5);
     const total = attentionSupervisionTerm(tf, 'cam', 2, cams(), y(1), { masks: region(), hasMask: tf.tensor1d([1]) });
