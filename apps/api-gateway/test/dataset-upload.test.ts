@@ -114,6 +114,24 @@ describe('dataset upload over REST', () => {
     expect(res.body.dataPath).toBe(join(datasetsDir, res.body.id));
   });
 
+  it('validates multi-view data with region masks: empty view and mask cells are kept, a missing mask file is a 422 naming its column', async () => {
+    const csv = ['case_id,view_cc,view_mlo,mask,label,split,age', 'a,img/a.png,img/b.jpg,img/d.png,benign,train,50', 'b,img/d.png,,,malignant,train,70', 'c,,img/a.png,img/d.png,benign,val,60', 'd,img/b.jpg,img/a.png,,malignant,test,40'];
+    const fields = { name: 'views', viewColumns: 'view_cc, view_mlo', maskColumn: 'mask' };
+    const res = await upload(writeZip(datasetEntries('', csv)), fields);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ numSamples: 4, trainSamples: 2 });
+    // The view and mask path columns are not clinical columns.
+    expect(Object.keys(res.body.statistics.clinical)).toEqual(['age']);
+    // Six view images are there (two cells are empty); masks are not counted as images.
+    expect(res.body.statistics.images.formats).toEqual({ png: 4, jpeg: 2 });
+    const broken = await upload(writeZip(datasetEntries('', csv.map((l, i) => (i === 3 ? l.replace(',img/d.png,benign', ',img/zz.png,benign') : l)))), fields);
+    expect(broken.status).toBe(422);
+    expect(broken.body.location).toEqual({ code: 'IMAGE_NOT_FOUND', file: 'clinical.csv', line: 4, column: 'mask' });
+    const one = await upload(writeZip(datasetEntries('', csv)), { name: 'one view', viewColumns: 'view_cc' });
+    expect(one.status).toBe(400);
+    expect(one.body.details[0]).toMatchObject({ field: 'body.viewColumns', message: expect.stringContaining('at least 2 columns') });
+  });
+
   it('refuses a path traversal entry, naming it, and leaves nothing behind', async () => {
     const [rows, folders] = [await datasetCount(), storedFolders()];
     const res = await upload(writeZip([...datasetEntries(), { name: 'img/../../../escape.txt', data: 'x' }]), { name: 'evil' });

@@ -98,6 +98,16 @@ export const uploadDatasetFieldsSchema = z.strictObject({
   splitColumn: z.string().trim().min(1).max(200).default('split'),
   /** Comma-separated; default: every numeric column except image, label, split and id. */
   clinicalColumns: commaList(z.string().min(1).max(200), 4096).optional(),
+  /**
+   * Comma-separated image columns, one per view (multi-view data): read instead of imageColumn, an
+   * empty cell being a missing view. Default: one image per row, from imageColumn.
+   */
+  viewColumns: commaList(z.string().min(1).max(200), 16)
+    .refine((names) => names.length >= 2, 'needs at least 2 columns (leave it out for one image per row)')
+    .refine((names) => new Set(names).size === names.length, 'must not name a column twice')
+    .optional(),
+  /** A region-mask image column (attention supervision); an empty cell = no mask for that row. */
+  maskColumn: z.string().trim().min(1).max(200).optional(),
   /** Comma-separated class names in class-index order; a label outside them is an error naming its row. Default: inferred. */
   classNames: commaList(z.string().min(1).max(200), 1000)
     .refine((names) => new Set(names).size === names.length, 'must not name a class twice')

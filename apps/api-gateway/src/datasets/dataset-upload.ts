@@ -37,6 +37,8 @@ export async function createUploadedDataset(
       labelColumn: fields.labelColumn,
       splitColumn: fields.splitColumn,
       clinicalColumns: fields.clinicalColumns,
+      viewColumns: fields.viewColumns,
+      maskColumn: fields.maskColumn,
       classNames: fields.classNames,
       imagesInsideFolder: true,
     }).catch((err: unknown) => {
