@@ -279,6 +279,12 @@ describe('CRUD over REST', () => {
       'get /api/v1/datasets',
       'get /api/v1/datasets/{id}',
       'delete /api/v1/datasets/{id}',
+      'post /api/v1/sweeps',
+      'get /api/v1/sweeps',
+      'get /api/v1/sweeps/{id}',
+      'get /api/v1/sweeps/{id}/trials',
+      'post /api/v1/sweeps/{id}/trials',
+      'post /api/v1/sweeps/{id}/stop',
     ];
 
     let doc: { openapi: string; paths: Record<string, Record<string, any>> };
