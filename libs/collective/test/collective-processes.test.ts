@@ -94,7 +94,10 @@ it('a rank that hangs (SIGSTOP, connections still open) makes the others fail wi
       expect(['DEADLINE_EXCEEDED', 'PEER_LEFT']).toContain(e.code);
       expect(e.at! - stoppedAt).toBeLessThan(deadlineMs + 3000);
     }
-    expect(errors.some((e) => e.code === 'DEADLINE_EXCEEDED' && /rank 1/.test(e.message!))).toBe(true);
+    // Nobody died, so somebody's deadline fired. Usually the hung rank's successor blames rank 1;
+    // on a loaded machine another rank's deadline can fire first and blame its own predecessor,
+    // which is why the blame itself is not asserted here (the SIGKILL test above checks it).
+    expect(errors.some((e) => e.code === 'DEADLINE_EXCEEDED')).toBe(true);
   } finally {
     ranks[1]!.kill('SIGKILL');
   }
