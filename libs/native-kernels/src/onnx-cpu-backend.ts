@@ -5,7 +5,7 @@ import { ADDON_KERNELS } from './kernels/addon-kernels.js';
 import { BATCH_NORM_KERNELS } from './kernels/batch-norm-kernel.js';
 import { COMPARISON_KERNELS } from './kernels/comparison-kernels.js';
 import { CONV_KERNELS } from './kernels/conv-kernels.js';
-import { ADD_N_KERNEL, ELEMENTWISE_KERNELS } from './kernels/elementwise-kernels.js';
+import { ADD_N_KERNEL, ELEMENTWISE_KERNELS, SOFTMAX_KERNEL } from './kernels/elementwise-kernels.js';
 import { withFallback, type NativeKernelDef } from './kernels/kernel-context.js';
 import { LAYOUT_KERNELS } from './kernels/layout-kernels.js';
 import { MATMUL_KERNELS } from './kernels/matmul-kernels.js';
@@ -14,6 +14,7 @@ import { REDUCTION_KERNELS } from './kernels/reduction-kernels.js';
 import { attachPool, Float32Pool } from './ort/float32-pool.js';
 import { NativeRunner } from './ort/native-runner.js';
 import { probeOnnxRuntime } from './ort/ort-sync-session.js';
+import { installTileGradient } from './tile-gradient.js';
 
 /** The TF.js backend name of the fast CPU path, as recorded in a job's `backend`. */
 export const ONNX_CPU_BACKEND = 'onnx-cpu';
@@ -26,6 +27,7 @@ export const NATIVE_KERNELS: readonly NativeKernelDef[] = [
   ...BATCH_NORM_KERNELS,
   ...ELEMENTWISE_KERNELS,
   ADD_N_KERNEL,
+  SOFTMAX_KERNEL,
   ...REDUCTION_KERNELS,
   ...COMPARISON_KERNELS,
   ...LAYOUT_KERNELS,
@@ -92,6 +94,7 @@ export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
     const kernelFunc: KernelFunc = defs ? routed(defs, config.kernelFunc, holder) : config.kernelFunc;
     tf.registerKernel({ ...config, backendName: ONNX_CPU_BACKEND, kernelFunc });
   }
+  installTileGradient(ONNX_CPU_BACKEND);
   return runner;
 }
 

@@ -88,11 +88,30 @@ export const ELEMENTWISE_KERNELS: NativeKernelDef[] = [
     ],
     constants: [scalar('zero', 0), scalar('one', 1), scalar('alpha', (attrs.alpha as number | undefined) ?? 0)],
   })),
+  // GELU's erf (ViT); TF.js's JS kernel is a polynomial approximation, onnxruntime's is closer.
+  elementwise('Erf', 1, one('Erf')),
   elementwise('ClipByValue', 1, (attrs) => ({
     nodes: [{ op: 'Clip', inputs: ['x0', 'lo', 'hi'], outputs: ['y0'] }],
     constants: [scalar('lo', attrs.clipValueMin as number), scalar('hi', attrs.clipValueMax as number)],
   })),
 ];
+
+/** Softmax over one axis (attention weights); its input is named `logits`. */
+export const SOFTMAX_KERNEL: NativeKernelDef = {
+  kernelName: 'Softmax',
+  impl: (args) => {
+    const { logits } = args.inputs as { logits: TensorInfo };
+    if (logits.dtype !== 'float32' || sizeOf(logits.shape) < MIN_NATIVE_ELEMENTS) return undefined;
+    const axis = (args.attrs.dim as number | undefined) ?? -1;
+    const key = `Softmax|${logits.shape}|${axis}`;
+    const build = (): OnnxGraph => ({
+      inputs: [gin(0, logits.shape)],
+      outputs: [gout(0, logits.shape)],
+      nodes: [{ op: 'Softmax', inputs: ['x0'], outputs: ['y0'], attrs: { axis } }],
+    });
+    return runGraph(args, key, build, [logits], [[...logits.shape]])?.[0];
+  },
+};
 
 /** AddN: the sum of several same-shaped tensors (gradients meeting at a shared input). */
 export const ADD_N_KERNEL: NativeKernelDef = {
