@@ -90,18 +90,8 @@ function conv2dInfo(x: TensorInfo, filter: TensorInfo, attrs: Record<string, unk
   );
 }
 
-const conv2d: NativeKernelDef = {
-  kernelName: 'Conv2D',
-  impl: (args) => {
-    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-    if (!nhwc(args.attrs)) return undefined;
-    const info = conv2dInfo(x, filter, args.attrs, false);
-    const spec = forwardConv('Conv2D', x, filter, undefined, info, 'linear', undefined, false);
-    return spec && runGraph(args, spec.key, spec.build, spec.inputs, [info.outShape])?.[0];
-  },
-};
-
-function fusedConv(kernelName: string, depthwise: boolean): NativeKernelDef {
+/** Conv2D and DepthwiseConv2dNative, and their fused forms (bias, activation). */
+function forwardKernel(kernelName: string, depthwise: boolean): NativeKernelDef {
   return {
     kernelName,
     impl: (args) => {
@@ -113,17 +103,6 @@ function fusedConv(kernelName: string, depthwise: boolean): NativeKernelDef {
     },
   };
 }
-
-const depthwiseConv: NativeKernelDef = {
-  kernelName: 'DepthwiseConv2dNative',
-  impl: (args) => {
-    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-    if (!nhwc(args.attrs)) return undefined;
-    const info = conv2dInfo(x, filter, args.attrs, true);
-    const spec = forwardConv('DepthwiseConv2dNative', x, filter, undefined, info, 'linear', undefined, true);
-    return spec && runGraph(args, spec.key, spec.build, spec.inputs, [info.outShape])?.[0];
-  },
-};
 
 /**
  * Input gradient: a transposed convolution of dy with the same weights. output_padding restores
@@ -259,12 +238,12 @@ function backpropFilter(kernelName: string, depthwise: boolean): NativeKernelDef
 }
 
 export const CONV_KERNELS: NativeKernelDef[] = [
-  conv2d,
-  fusedConv('FusedConv2D', false),
+  forwardKernel('Conv2D', false),
+  forwardKernel('FusedConv2D', false),
   backpropInput('Conv2DBackpropInput', false),
   backpropFilter('Conv2DBackpropFilter', false),
-  depthwiseConv,
-  fusedConv('FusedDepthwiseConv2D', true),
+  forwardKernel('DepthwiseConv2dNative', true),
+  forwardKernel('FusedDepthwiseConv2D', true),
   backpropInput('DepthwiseConv2dNativeBackpropInput', true),
   backpropFilter('DepthwiseConv2dNativeBackpropFilter', true),
 ];
