@@ -1,5 +1,6 @@
 import { backend_util, util, type TensorInfo } from '@tensorflow/tfjs';
 import { BINARY_OP, UNARY_OP, type NhwcAddon } from '../addon/nhwc-addon.js';
+import { conv2dInfo, nhwc } from './conv-kernels.js';
 import { broadcastShapes } from './elementwise-kernels.js';
 import { nativeValues, sizeOf, type CpuBackendStorage, type NativeKernelArgs, type NativeKernelDef } from './kernel-context.js';
 
@@ -26,10 +27,6 @@ function output(args: NativeKernelArgs, kernelName: string, shape: readonly numb
   return args.backend.makeTensorInfo([...shape], 'float32', values);
 }
 
-function nhwc(attrs: Record<string, unknown>): boolean {
-  return attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC' || attrs.dataFormat === 'channelsLast';
-}
-
 /** [N, H, W, C, KH, KW, M, OH, OW, SH, SW, DH, DW, PT, PL] as the addon reads it. */
 function geometry(info: backend_util.Conv2DInfo, multiplier: number): Int32Array {
   return Int32Array.from([
@@ -37,18 +34,6 @@ function geometry(info: backend_util.Conv2DInfo, multiplier: number): Int32Array
     info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
     info.padInfo.top, info.padInfo.left,
   ]);
-}
-
-function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): backend_util.Conv2DInfo {
-  return backend_util.computeConv2DInfo(
-    xShape as Shape4,
-    filterShape as Shape4,
-    attrs.strides as [number, number],
-    (attrs.dilations ?? 1) as number | [number, number],
-    attrs.pad as Parameters<typeof backend_util.computeConv2DInfo>[4],
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    true,
-  );
 }
 
 const ACTIVATIONS: Record<string, { op: number; alpha?: number } | null> = {
@@ -71,7 +56,7 @@ function depthwiseForward(kernelName: string): NativeKernelDef {
       if (!addon || !x || !filter || !xv || !wv || preluActivationWeights || !nhwc(args.attrs)) return undefined;
       const activation = (args.attrs.activation as string | undefined) ?? 'linear';
       if (!(activation in ACTIVATIONS)) return undefined;
-      const info = depthwiseInfo(x.shape, filter.shape, args.attrs);
+      const info = conv2dInfo(x.shape, filter.shape, args.attrs, true);
       const bv = bias ? f32(args.backend, bias) : undefined;
       if (bias && (!bv || bv.length !== info.outChannels)) return undefined;
       const out = args.runner.pool.alloc(sizeOf(info.outShape));
@@ -93,7 +78,7 @@ const depthwiseBackpropInput: NativeKernelDef = {
     const wv = f32(args.backend, filter);
     if (!addon || !dyv || !wv || !nhwc(args.attrs)) return undefined;
     const inShape = args.attrs.inputShape as number[];
-    const info = depthwiseInfo(inShape, filter.shape, args.attrs);
+    const info = conv2dInfo(inShape, filter.shape, args.attrs, true);
     const dx = args.runner.pool.alloc(sizeOf(inShape));
     addon.depthwise(1, geometry(info, filter.shape[3]!), dyv, wv, dx);
     return output(args, 'DepthwiseConv2dNativeBackpropInput', inShape, dx);
@@ -109,7 +94,7 @@ const depthwiseBackpropFilter: NativeKernelDef = {
     const dyv = f32(args.backend, dy);
     if (!addon || !xv || !dyv || !nhwc(args.attrs)) return undefined;
     const filterShape = args.attrs.filterShape as number[];
-    const info = depthwiseInfo(x.shape, filterShape, args.attrs);
+    const info = conv2dInfo(x.shape, filterShape, args.attrs, true);
     const dw = args.runner.pool.alloc(sizeOf(filterShape));
     addon.depthwise(2, geometry(info, filterShape[3]!), xv, dyv, dw);
     return output(args, 'DepthwiseConv2dNativeBackpropFilter', filterShape, dw);

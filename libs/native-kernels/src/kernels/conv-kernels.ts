@@ -27,7 +27,8 @@ export function convGeometry(info: backend_util.Conv2DInfo): ConvGeometry {
   };
 }
 
-function nhwc(attrs: { dataFormat?: unknown }): boolean {
+/** TF.js conv/pool attributes name NHWC in several ways (absent, 'NHWC', 'channelsLast'). */
+export function nhwc(attrs: { dataFormat?: unknown }): boolean {
   return attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC' || attrs.dataFormat === 'channelsLast';
 }
 
@@ -47,19 +48,12 @@ function forwardConv(
   const act = activationNodes(activation, leakyAlpha, 'yt_pre', 'yt');
   if (!act) return undefined;
   const g = convGeometry(info);
-  const [kh, kw, inC, mult] = filter.shape as Shape4;
+  const inC = filter.shape[2]!;
   const key = `${kernelName}|${x.shape}|${filter.shape}|${bias ? 'b' : ''}|${JSON.stringify(g)}|${activation}|${leakyAlpha}`;
   const build = (): OnnxGraph => {
-    const nodes: OnnxNode[] = [{ op: 'Transpose', inputs: ['x0'], outputs: ['xt'], attrs: { perm: NHWC_TO_NCHW } }];
-    const constants: OnnxConstant[] = [...act.constants];
-    if (depthwise) {
-      // [kh, kw, C, m] -> [C, m, kh, kw] -> [C*m, 1, kh, kw]: output channel c*m+q, as in TF.
-      nodes.push({ op: 'Transpose', inputs: ['x1'], outputs: ['wt4'], attrs: { perm: [2, 3, 0, 1] } });
-      nodes.push({ op: 'Reshape', inputs: ['wt4', 'wshape'], outputs: ['wt'] });
-      constants.push({ name: 'wshape', dims: [4], type: 'int64', values: [inC * mult, 1, kh, kw] });
-    } else {
-      nodes.push({ op: 'Transpose', inputs: ['x1'], outputs: ['wt'], attrs: { perm: HWIO_TO_OIHW } });
-    }
+    const weights = weightNodes(filter.shape, depthwise);
+    const nodes: OnnxNode[] = [{ op: 'Transpose', inputs: ['x0'], outputs: ['xt'], attrs: { perm: NHWC_TO_NCHW } }, ...weights.nodes];
+    const constants: OnnxConstant[] = [...act.constants, ...weights.constants];
     nodes.push({
       op: 'Conv',
       inputs: bias ? ['xt', 'wt', 'b'] : ['xt', 'wt'],
@@ -77,17 +71,34 @@ function forwardConv(
   return { key, build, inputs: bias ? [x, filter, bias] : [x, filter] };
 }
 
-function conv2dInfo(x: TensorInfo, filter: TensorInfo, attrs: Record<string, unknown>, depthwise: boolean): backend_util.Conv2DInfo {
-  const dilations = (attrs.dilations ?? 1) as number | [number, number];
+/** TF.js's convolution geometry for an input shape, a filter shape and a kernel's attributes. */
+export function conv2dInfo(xShape: readonly number[], filterShape: readonly number[], attrs: Record<string, unknown>, depthwise: boolean): backend_util.Conv2DInfo {
   return backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filter.shape as Shape4,
+    xShape as Shape4,
+    filterShape as Shape4,
     attrs.strides as [number, number],
-    dilations,
+    (attrs.dilations ?? 1) as number | [number, number],
     attrs.pad as Pad,
     attrs.dimRoundingMode as Rounding,
     depthwise,
   );
+}
+
+/**
+ * Nodes turning the TF.js filter input `x1` into ONNX Conv/ConvTranspose weights `wt`: HWIO ->
+ * OIHW, or for depthwise [kh, kw, C, m] -> [C, m, kh, kw] -> [C*m, 1, kh, kw] (output channel
+ * c*m+q, as in TF).
+ */
+function weightNodes(filterShape: readonly number[], depthwise: boolean): { nodes: OnnxNode[]; constants: OnnxConstant[] } {
+  if (!depthwise) return { nodes: [{ op: 'Transpose', inputs: ['x1'], outputs: ['wt'], attrs: { perm: HWIO_TO_OIHW } }], constants: [] };
+  const [kh, kw, inC, mult] = filterShape as Shape4;
+  return {
+    nodes: [
+      { op: 'Transpose', inputs: ['x1'], outputs: ['wt4'], attrs: { perm: [2, 3, 0, 1] } },
+      { op: 'Reshape', inputs: ['wt4', 'wshape'], outputs: ['wt'] },
+    ],
+    constants: [{ name: 'wshape', dims: [4], type: 'int64', values: [inC * mult, 1, kh, kw] }],
+  };
 }
 
 /** Conv2D and DepthwiseConv2dNative, and their fused forms (bias, activation). */
@@ -97,7 +108,7 @@ function forwardKernel(kernelName: string, depthwise: boolean): NativeKernelDef 
     impl: (args) => {
       const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
       if (!x || !filter || preluActivationWeights || !nhwc(args.attrs)) return undefined;
-      const info = conv2dInfo(x, filter, args.attrs, depthwise);
+      const info = conv2dInfo(x.shape, filter.shape, args.attrs, depthwise);
       const spec = forwardConv(kernelName, x, filter, bias, info, args.attrs.activation as string, args.attrs.leakyreluAlpha as number, depthwise);
       return spec && runGraph(args, spec.key, spec.build, spec.inputs, [info.outShape])?.[0];
     },
@@ -115,18 +126,9 @@ function backpropInput(kernelName: string, depthwise: boolean): NativeKernelDef 
       const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
       if (!nhwc(args.attrs)) return undefined;
       const inShape = args.attrs.inputShape as Shape4;
-      const dilations = (args.attrs.dilations ?? 1) as number | [number, number];
-      const info = backend_util.computeConv2DInfo(
-        inShape,
-        filter.shape as Shape4,
-        args.attrs.strides as [number, number],
-        dilations,
-        args.attrs.pad as Pad,
-        args.attrs.dimRoundingMode as Rounding,
-        depthwise,
-      );
+      const info = conv2dInfo(inShape, filter.shape, args.attrs, depthwise);
       const g = convGeometry(info);
-      const [kh, kw, inC, mult] = filter.shape as Shape4;
+      const inC = filter.shape[2]!;
       const outPad = [0, 1].map((a) => {
         const extent = (g.kernel[a]! - 1) * g.dilations[a]! + 1;
         return inShape[a + 1]! - (g.strides[a]! * (info.outShape[a + 1]! - 1) + extent - g.pads[a]! - g.pads[a + 2]!);
@@ -134,16 +136,9 @@ function backpropInput(kernelName: string, depthwise: boolean): NativeKernelDef 
       if (outPad.some((p, a) => p < 0 || p >= Math.max(g.strides[a]!, g.dilations[a]!))) return undefined;
       const key = `${kernelName}|${dy.shape}|${filter.shape}|${inShape}|${JSON.stringify(g)}`;
       const build = (): OnnxGraph => {
-        const nodes: OnnxNode[] = [{ op: 'Transpose', inputs: ['x0'], outputs: ['dyt'], attrs: { perm: NHWC_TO_NCHW } }];
-        const constants: OnnxConstant[] = [];
-        if (depthwise) {
-          nodes.push({ op: 'Transpose', inputs: ['x1'], outputs: ['wt4'], attrs: { perm: [2, 3, 0, 1] } });
-          nodes.push({ op: 'Reshape', inputs: ['wt4', 'wshape'], outputs: ['wt'] });
-          constants.push({ name: 'wshape', dims: [4], type: 'int64', values: [inC * mult, 1, kh, kw] });
-        } else {
-          // ConvTranspose weights are [in=O, out=I, kh, kw]: the forward OIHW layout.
-          nodes.push({ op: 'Transpose', inputs: ['x1'], outputs: ['wt'], attrs: { perm: HWIO_TO_OIHW } });
-        }
+        // ConvTranspose weights are [in=O, out=I, kh, kw]: the forward convolution's weight layout.
+        const { nodes: weightLayout, constants } = weightNodes(filter.shape, depthwise);
+        const nodes: OnnxNode[] = [{ op: 'Transpose', inputs: ['x0'], outputs: ['dyt'], attrs: { perm: NHWC_TO_NCHW } }, ...weightLayout];
         nodes.push({
           op: 'ConvTranspose',
           inputs: ['dyt', 'wt'],
@@ -170,16 +165,7 @@ function backpropFilter(kernelName: string, depthwise: boolean): NativeKernelDef
       const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
       if (!nhwc(args.attrs)) return undefined;
       const filterShape = args.attrs.filterShape as Shape4;
-      const dilations = (args.attrs.dilations ?? 1) as number | [number, number];
-      const info = backend_util.computeConv2DInfo(
-        x.shape as Shape4,
-        filterShape,
-        args.attrs.strides as [number, number],
-        dilations,
-        args.attrs.pad as Pad,
-        args.attrs.dimRoundingMode as Rounding,
-        depthwise,
-      );
+      const info = conv2dInfo(x.shape, filterShape, args.attrs, depthwise);
       const g = convGeometry(info);
       const [n, h, w, c] = x.shape as Shape4;
       const [, oh, ow] = dy.shape as Shape4;
