@@ -302,8 +302,10 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('deploy/k8s %s: 
     expect(trigger.metricType).toBe('AverageValue');
 
     // The value location, read from what the real route answers (a plain dot path, so gjson reads the same).
+    // The route reads this test's own empty prefix, not the overlay's: a stack running on the same
+    // Redis under the default prefix must not change what this test sees.
     expect(trigger.metadata.valueLocation).toMatch(/^[A-Za-z]+(\.[A-Za-z]+)*$/);
-    const queue = new TrainingQueue(redis, schedulerEnv.REDIS_PREFIX);
+    const queue = new TrainingQueue(redis, resources.redisPrefix);
     try {
       const { status, body } = await queueMetricsRoute(queue, { redis, ds })();
       expect(status).toBe(200);
