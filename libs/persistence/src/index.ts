@@ -6,3 +6,5 @@ export * from './repositories/idempotency-record.repository.js';
 export * from './repositories/training-checkpoint.repository.js';
 export * from './repositories/training-run.repository.js';
 export * from './repositories/sweep.repository.js';
+export * from './repositories/worker-slot.repository.js';
+export * from './repositories/gang.repository.js';

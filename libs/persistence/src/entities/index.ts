@@ -5,6 +5,7 @@ import { ModelEntity } from './model.entity.js';
 import { SweepEntity } from './sweep.entity.js';
 import { TrainingCheckpointEntity } from './training-checkpoint.entity.js';
 import { TrainingJobEntity } from './training-job.entity.js';
+import { TrainingJobRankEntity } from './training-job-rank.entity.js';
 import { TrialEntity } from './trial.entity.js';
 import { WorkflowExecutionEntity } from './workflow-execution.entity.js';
 import { WorkflowEntity } from './workflow.entity.js';
@@ -15,6 +16,7 @@ export * from './idempotency-record.entity.js';
 export * from './model.entity.js';
 export * from './training-checkpoint.entity.js';
 export * from './training-job.entity.js';
+export * from './training-job-rank.entity.js';
 export * from './sweep.entity.js';
 export * from './trial.entity.js';
 export * from './workflow-execution.entity.js';
@@ -28,6 +30,7 @@ export const ENTITIES = [
   ModelEntity,
   TrainingCheckpointEntity,
   TrainingJobEntity,
+  TrainingJobRankEntity,
   SweepEntity,
   TrialEntity,
   WorkflowEntity,

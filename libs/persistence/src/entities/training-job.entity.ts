@@ -45,4 +45,10 @@ export class TrainingJobEntity {
   /** Worker currently running the job; the row, not the queue, says who owns it. */
   @Column({ name: 'worker_id', type: 'varchar', length: 200, nullable: true }) workerId!: string | null;
   @Column({ type: 'integer', default: 0 }) attempts!: number;
+  /** Multi-worker jobs: when the job began waiting for a gang of workers (null while it runs). */
+  @Column({ name: 'gang_waiting_since', type: 'timestamptz', nullable: true }) gangWaitingSince!: Date | null;
+  /** Why a queued multi-worker job is still waiting, or what happened to its last gang. */
+  @Column({ name: 'scheduling_note', type: 'text', nullable: true }) schedulingNote!: string | null;
+  /** How often a broken gang (a rank died or lost its peers) was started again from a checkpoint. */
+  @Column({ type: 'integer', default: 0 }) restarts!: number;
 }
