@@ -1,20 +1,33 @@
-import { availableParallelism, hostname } from 'node:os';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import { LocalArtifactStore } from '@medfusion/artifacts';
 import { computeThreads, loadEnv } from '@medfusion/config';
 import { QUEUE_SETTINGS, createRedis, openServiceConnections, subscribeTrainingControl, TrainingEventPublisher, TrainingQueue, waitForRedis } from '@medfusion/queue';
-import { trainingJobPayloadSchema } from '@medfusion/contracts';
+import { trainingControlChannel, trainingJobPayloadSchema, type TrainingControlMessage } from '@medfusion/contracts';
+import { WorkerSlotRepository } from '@medfusion/persistence';
 import { createLogger, runHeadlessApp } from '@medfusion/runtime';
+import { SlotAgent } from './slot-agent.js';
 import { TrainingJobRunner } from './training-job-runner.js';
 
 const env = loadEnv();
 const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
 const logger = createLogger('gpu-worker', env.LOG_LEVEL).child({ workerId });
+/** Where other ranks reach this worker: COLLECTIVE_ADVERTISE_HOST, else its first non-loopback IPv4. */
+const advertiseHost =
+  env.COLLECTIVE_ADVERTISE_HOST ??
+  Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address ??
+  '127.0.0.1';
+/** A single job that finds every slot taken (held for a gang) goes back to the queue for this long. */
+const NO_SLOT_DELAY_MS = 1000;
 
 /**
- * Consumes the `training` queue, GPU_WORKER_DEVICES jobs at a time, each trained in its own thread.
- * The queue is only consumed once Postgres and Redis are ready; on SIGTERM running jobs checkpoint
- * and go back to the queue for another worker.
+ * Runs GPU_WORKER_DEVICES slots, each training one job at a time in its own thread: single-worker
+ * jobs from the `training` queue, and ranks of multi-worker jobs that the scheduler assigns to the
+ * slots (registered with a heartbeat in `worker_slots`, slot-agent.ts). The queue is only consumed
+ * once Postgres and Redis are ready; on SIGTERM running jobs checkpoint and go back to the queue
+ * (a gang through its rank 0, which stops every rank in step) for another worker.
  */
 await runHeadlessApp({
   name: 'gpu-worker',
@@ -45,13 +58,26 @@ await runHeadlessApp({
       (err, raw) => logger.warn({ err, raw }, 'ignored a malformed control message'),
     );
 
+    const slots = new WorkerSlotRepository(conn.ds);
     const settings = QUEUE_SETTINGS.training;
+    let agent: SlotAgent | undefined;
     const worker = new Worker(
       'training',
-      async (job) => {
+      async (job, token) => {
         const parsed = trainingJobPayloadSchema.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`bad training payload for job ${job.id}: ${parsed.error.message}`);
-        return runner.run(parsed.data.trainingJobId);
+        const jobId = parsed.data.trainingJobId;
+        const slot = await slots.takeForSingle(workerId, jobId);
+        if (slot === null) {
+          // Every slot is held for a gang or runs a rank (the capacity update is a beat behind).
+          await job.moveToDelayed(Date.now() + NO_SLOT_DELAY_MS, token);
+          throw new DelayedError();
+        }
+        try {
+          return await runner.run(jobId);
+        } finally {
+          await agent!.release(slot, jobId).catch((err: unknown) => logger.warn({ err, jobId, slot }, 'could not free the slot'));
+        }
       },
       {
         connection: workerConnection,
@@ -65,18 +91,43 @@ await runHeadlessApp({
     );
     worker.on('failed', (job, err) => logger.error({ jobId: job?.id, err }, 'training queue job failed'));
     worker.on('error', (err) => logger.error({ err }, 'training worker error'));
+
+    agent = new SlotAgent({
+      slots,
+      workerId,
+      host: advertiseHost,
+      count: env.GPU_WORKER_DEVICES,
+      intervalMs: env.WORKER_HEARTBEAT_MS,
+      logger,
+      runRank: (jobId, rank, attempt) => runner.runRank(jobId, rank, attempt),
+      onQueueCapacity: (capacity) => {
+        // Slots held for a gang or running a rank are not the queue's.
+        if (capacity === 0) {
+          if (!worker.isPaused()) void worker.pause(true);
+          return;
+        }
+        if (worker.concurrency !== capacity) worker.concurrency = capacity;
+        if (worker.isPaused()) worker.resume();
+      },
+    });
+    await agent.start();
     void worker.run();
-    logger.info({ devices: env.GPU_WORKER_DEVICES, backend: env.COMPUTE_BACKEND, computeThreads: computeThreads(env, availableParallelism()) }, 'consuming the training queue');
+    logger.info({ devices: env.GPU_WORKER_DEVICES, backend: env.COMPUTE_BACKEND, computeThreads: computeThreads(env, availableParallelism()), advertiseHost }, 'consuming the training queue; slots registered for gangs');
 
     return {
       checks: conn.checks,
       async stop() {
         const handedBack = runner.handBackAll();
-        await worker.close(); // waits for the running jobs to checkpoint and hand back
-        // Their BullMQ jobs completed; queue them again so another worker continues them now
-        // rather than at the scheduler's next reconcile.
+        // A rank other than 0 cannot stop its gang in step: ask the job's rank 0, wherever it runs.
+        for (const jobId of handedBack.replicaOf) {
+          const message: TrainingControlMessage = { trainingJobId: jobId, action: 'handback' };
+          await conn.redis.publish(trainingControlChannel(env.REDIS_PREFIX), JSON.stringify(message)).catch((err: unknown) => logger.warn({ err, jobId }, 'could not ask rank 0 to hand the gang back; the gang restarts when this rank leaves'));
+        }
+        await Promise.all([worker.close(), agent!.stop()]); // wait for running jobs and ranks to checkpoint and hand back
+        // Their BullMQ jobs completed; queue the single jobs again so another worker continues them
+        // now rather than at the scheduler's next reconcile (gangs wait in Postgres for the scheduler).
         const queue = new TrainingQueue(conn.redis, env.REDIS_PREFIX);
-        for (const id of handedBack) await queue.enqueue(id).catch((err: unknown) => logger.warn({ err, jobId: id }, 'could not re-queue; the reconciler will'));
+        for (const id of handedBack.singles) await queue.enqueue(id).catch((err: unknown) => logger.warn({ err, jobId: id }, 'could not re-queue; the reconciler will'));
         await queue.close();
         subscriber.disconnect();
         workerConnection.disconnect();

@@ -20,7 +20,27 @@ export interface TrainingThreadInput {
   computeThreads: number;
   /** Int32Array(1) over this buffer holds a CONTROL value; read between steps. */
   control: SharedArrayBuffer;
+  /** Set for one rank of a multi-worker job: the thread joins the gang's collective group. */
+  collective?: CollectiveThreadSettings;
 }
+
+/** What a rank's thread needs to listen and join; the peers' addresses follow as a `peers` message. */
+export interface CollectiveThreadSettings {
+  rank: number;
+  worldSize: number;
+  /** The gang's attempt number: the group's id is job id + attempt, so an old gang's rank is refused. */
+  attempt: number;
+  token: string;
+  bindHost: string;
+  /** 0 picks a free port. */
+  port: number;
+  deadlineMs: number;
+  joinTimeoutMs: number;
+  bucketBytes: number;
+}
+
+/** What the main thread sends the training thread after it started. */
+export type MainToThreadMessage = { type: 'peers'; peers: Array<{ host: string; port: number }> };
 
 /** What the training thread tells the main thread, in order. */
 export type TrainingThreadMessage =
@@ -31,4 +51,11 @@ export type TrainingThreadMessage =
   | { type: 'checkpoint'; key: string; location: string; size: number; meta: CheckpointMeta; metrics: Record<string, number>; reason: string }
   | { type: 'completed'; location: string; size: number; epochs: number; earlyStopped: boolean; val: ClassificationMetrics; test: ClassificationMetrics; numClinical: number }
   | { type: 'halted'; kind: 'pause' | 'stop' | 'handback'; epoch: number; step: number }
-  | { type: 'failed'; message: string };
+  /** A rank's collective server listens on `port`: the main thread publishes it and answers with `peers`. */
+  | { type: 'collective-listening'; port: number }
+  /** Every rank of the gang answered: training starts. */
+  | { type: 'collective-joined' }
+  /** A rank other than 0 ended its part (rank 0 reports the outcome for the job). */
+  | { type: 'rank-finished'; kind: 'completed' | 'pause' | 'stop' | 'handback' }
+  /** `code` is set for coded errors (a CollectiveError's, WEIGHT_DIVERGENCE, ...). */
+  | { type: 'failed'; message: string; code?: string };

@@ -2,22 +2,26 @@ import { availableParallelism } from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
 import type { DataSource } from 'typeorm';
 import type { ArtifactStore } from '@medfusion/artifacts';
+import { RANK_LOSS_CODES } from '@medfusion/collective';
 import { computeThreads, type Env } from '@medfusion/config';
 import type { TrainingEvent } from '@medfusion/contracts';
 import {
   DatasetEntity,
+  GangRepository,
+  isGangJob,
   LostOwnershipError,
   TrainingCheckpointRepository,
+  TrainingJobEntity,
   TrainingRunRepository,
+  type RankAssignment,
   type RunFence,
-  type TrainingJobEntity,
 } from '@medfusion/persistence';
 import type { TrainingEventPublisher } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { scalarMetrics } from '@medfusion/training';
 import { CONTROL, type TrainingThreadInput, type TrainingThreadMessage } from './thread-protocol.js';
 
-export type RunResult = 'completed' | 'failed' | 'paused' | 'stopped' | 'handed-back' | 'not-claimed' | 'lost';
+export type RunResult = 'completed' | 'failed' | 'paused' | 'stopped' | 'handed-back' | 'not-claimed' | 'lost' | 'rank-lost';
 
 export interface TrainingJobRunnerDeps {
   ds: DataSource;
@@ -27,6 +31,14 @@ export interface TrainingJobRunnerDeps {
   logger: Logger;
   workerId: string;
 }
+
+/** One rank of a gang this worker runs. */
+interface GangRank {
+  assignment: RankAssignment;
+}
+
+/** How often a rank waiting for its gang's other addresses reads the rendezvous record. */
+const PEERS_POLL_MS = 200;
 
 /** At most this many step events per second per job reach Redis. */
 const STEP_EVENTS_PER_SECOND = 4;
@@ -40,11 +52,15 @@ const DESIRED_STATE_POLL_MS = 2000;
 export class TrainingJobRunner {
   private readonly runs: TrainingRunRepository;
   private readonly checkpoints: TrainingCheckpointRepository;
+  private readonly gangs: GangRepository;
   private readonly controls = new Map<string, Int32Array>();
+  /** Jobs this worker runs as a gang's rank 0 (they wait for a new gang, not in the queue, once handed back). */
+  private readonly gangRoots = new Set<string>();
 
   constructor(private readonly deps: TrainingJobRunnerDeps) {
     this.runs = new TrainingRunRepository(deps.ds);
     this.checkpoints = new TrainingCheckpointRepository(deps.ds);
+    this.gangs = new GangRepository(deps.ds);
   }
 
   /** Asks a running job to pause, stop or hand back; it acts before its next step. */
@@ -56,18 +72,32 @@ export class TrainingJobRunner {
     return true;
   }
 
-  handBackAll(): string[] {
-    const ids = [...this.controls.keys()];
-    ids.forEach((id) => Atomics.store(this.controls.get(id)!, 0, CONTROL.handback));
-    return ids;
+  /**
+   * Asks every job this worker runs to checkpoint and hand back (shutdown). Returns the jobs whose
+   * rank 0 runs elsewhere: only their rank 0 can stop the gang in step, so the caller asks it over
+   * the control channel.
+   */
+  handBackAll(): { singles: string[]; replicaOf: string[] } {
+    const keys = [...this.controls.keys()];
+    keys.forEach((key) => Atomics.store(this.controls.get(key)!, 0, CONTROL.handback));
+    const roots = keys.filter((key) => !key.includes('#'));
+    const replicaOf = [...new Set(keys.filter((key) => key.includes('#')).map((key) => key.split('#')[0]!))].filter((id) => !roots.includes(id));
+    return { singles: roots.filter((id) => !this.gangRoots.has(id)), replicaOf };
   }
 
   get runningJobs(): string[] {
     return [...this.controls.keys()];
   }
 
+  /** Runs a single-worker job taken from the queue. */
   async run(jobId: string): Promise<RunResult> {
     const log = this.deps.logger.child({ jobId });
+    const row = await this.deps.ds.getRepository(TrainingJobEntity).findOneBy({ id: jobId });
+    if (row && isGangJob(row)) {
+      // Left in the queue by an older release: the gang scheduler admits it from its row.
+      log.info({ workers: row.trainingConfig.resources.workers }, 'multi-worker job found in the queue; left to the gang scheduler');
+      return 'not-claimed';
+    }
     const claim = await this.runs.claim(jobId, this.deps.workerId);
     if (!claim.claimed) {
       log.info({ status: claim.job?.status ?? 'deleted' }, 'training job not claimable; skipping');
@@ -75,31 +105,65 @@ export class TrainingJobRunner {
     }
     const { fence, job } = claim;
     log.info({ attempt: fence.attempt }, 'training job claimed');
+    return this.guard(job, fence, log, undefined);
+  }
+
+  /**
+   * Runs rank `rank` of gang `attempt` of a multi-worker job, as the scheduler assigned it to this
+   * worker's slot. Rank 0 records the job (fenced by the gang's attempt, like a single job's claim);
+   * the other ranks only report their own rank's state.
+   */
+  async runRank(jobId: string, rank: number, attempt: number): Promise<RunResult> {
+    const log = this.deps.logger.child({ jobId, rank, attempt });
+    const assignment = await this.gangs.assignment(jobId, rank, attempt);
+    const job = await this.deps.ds.getRepository(TrainingJobEntity).findOneBy({ id: jobId });
+    if (!assignment || !job || job.status !== 'running' || job.attempts !== attempt) {
+      log.info({ status: job?.status ?? 'deleted' }, 'gang assignment no longer current; skipping');
+      return 'not-claimed';
+    }
+    log.info({ worldSize: assignment.worldSize }, 'gang rank starting');
+    const fence = rank === 0 ? { jobId, workerId: this.deps.workerId, attempt } : undefined;
+    if (fence) this.gangRoots.add(jobId);
     try {
-      return await this.train(job, fence, log);
+      return await this.guard(job, fence, log, { assignment });
+    } finally {
+      if (fence) this.gangRoots.delete(jobId);
+    }
+  }
+
+  private async guard(job: TrainingJobEntity, fence: RunFence | undefined, log: Logger, gang: GangRank | undefined): Promise<RunResult> {
+    try {
+      return await this.train(job, fence, log, gang);
     } catch (err) {
       if (err instanceof LostOwnershipError) {
         log.warn({ err }, 'lost ownership of the training job; another worker has it');
         return 'lost';
       }
       const message = `worker ${this.deps.workerId} failed: ${(err as Error).message}`;
-      await this.runs.fail(fence, message).catch((e: unknown) => log.error({ err: e }, 'could not record the failure'));
-      await this.emit({ type: 'status', jobId, status: 'failed', error: message });
+      await this.recordFailure(job, fence, gang, message, undefined).catch((e: unknown) => log.error({ err: e }, 'could not record the failure'));
       throw err;
     }
   }
 
-  private async train(job: TrainingJobEntity, fence: RunFence, log: Logger): Promise<RunResult> {
+  private async train(job: TrainingJobEntity, fence: RunFence | undefined, log: Logger, gang: GangRank | undefined): Promise<RunResult> {
     const dataset = job.datasetId ? await this.deps.ds.getRepository(DatasetEntity).findOneBy({ id: job.datasetId }) : null;
-    if (!dataset) return this.failJob(fence, `dataset ${job.dataConfig.datasetId} does not exist (deleted?); register it and submit the job again`);
+    if (!dataset) return this.failJob(job, fence, gang, `dataset ${job.dataConfig.datasetId} does not exist (deleted?); register it and submit the job again`);
 
-    const resume = await this.checkpoints.latest(job.id);
-    await this.runs.truncateHistory(fence, resume?.epoch ?? 0);
+    // Every rank of a gang resumes from the checkpoint the scheduler chose when it admitted the gang.
+    const resumeId = gang?.assignment.resumeCheckpointId;
+    const resume = gang ? (resumeId ? await this.checkpoints.byId(resumeId) : null) : await this.checkpoints.latest(job.id);
+    if (gang && resumeId && !resume) return this.failJob(job, fence, gang, `checkpoint ${resumeId} to resume from was deleted`);
+    if (fence) await this.runs.truncateHistory(fence, resume?.epoch ?? 0);
     if (resume) log.info({ epoch: resume.epoch, step: resume.step }, 'resuming from checkpoint');
+    const env = this.deps.env;
+    const a = gang?.assignment;
 
     const control = new Int32Array(new SharedArrayBuffer(4));
     if (job.desiredState) Atomics.store(control, 0, CONTROL[job.desiredState]);
-    this.controls.set(job.id, control);
+    // The job's control cell is rank 0's (or the single job's); a replica's is keyed apart, since
+    // one worker may run several ranks of a job and only rank 0's requests reach the gang.
+    const controlKey = fence ? job.id : `${job.id}#${a!.rank}`;
+    this.controls.set(controlKey, control);
     const input: TrainingThreadInput = {
       jobId: job.id,
       modelConfig: job.modelConfig,
@@ -111,6 +175,17 @@ export class TrainingJobRunner {
       backend: this.deps.env.COMPUTE_BACKEND,
       computeThreads: computeThreads(this.deps.env, availableParallelism()),
       control: control.buffer as SharedArrayBuffer,
+      collective: a && {
+        rank: a.rank,
+        worldSize: a.worldSize,
+        attempt: a.attempt,
+        token: a.token,
+        bindHost: env.COLLECTIVE_BIND_HOST,
+        port: env.COLLECTIVE_PORT === 0 ? 0 : env.COLLECTIVE_PORT + a.slot,
+        deadlineMs: env.COLLECTIVE_DEADLINE_MS,
+        joinTimeoutMs: env.COLLECTIVE_JOIN_TIMEOUT_MS,
+        bucketBytes: env.COLLECTIVE_BUCKET_BYTES,
+      },
     };
     const thread = new Thread(new URL('./training-thread.js', import.meta.url), { workerData: input });
     let result: RunResult | undefined;
@@ -121,9 +196,38 @@ export class TrainingJobRunner {
     const handle = async (m: TrainingThreadMessage): Promise<void> => {
       switch (m.type) {
         case 'backend':
-          await this.runs.setBackend(fence, m.label);
           log.info({ backend: m.name, threads: m.threads, nhwcAddon: m.nhwcAddon, skipped: m.skipped }, 'compute backend selected');
+          if (!fence) return;
+          await this.runs.setBackend(fence, m.label);
           return this.emit({ type: 'status', jobId: job.id, status: 'running', backend: m.label, workerId: this.deps.workerId });
+        case 'collective-listening': {
+          await this.gangs.setListening(job.id, a!.rank, a!.attempt, m.port);
+          const peers = await this.awaitPeers(a!);
+          if (peers === 'replaced') {
+            result = 'lost';
+            void thread.terminate();
+            return;
+          }
+          if (typeof peers === 'string') {
+            // Rank loss before training began: the scheduler starts a new gang.
+            result = 'rank-lost';
+            await this.gangs.setRankStatus(job.id, a!.rank, a!.attempt, 'failed', peers);
+            void thread.terminate();
+            return;
+          }
+          log.info({ peers }, 'every rank of the gang listens; joining');
+          thread.postMessage({ type: 'peers', peers });
+          return;
+        }
+        case 'collective-joined':
+          await this.gangs.setRankStatus(job.id, a!.rank, a!.attempt, 'training');
+          if (a!.rank === 0) await this.emit({ type: 'status', jobId: job.id, status: 'running', workerId: this.deps.workerId, ranks: await this.gangs.ranksView(job.id) });
+          return;
+        case 'rank-finished':
+          await this.gangs.setRankStatus(job.id, a!.rank, a!.attempt, 'finished');
+          result = m.kind === 'completed' ? 'completed' : m.kind === 'handback' ? 'handed-back' : m.kind === 'pause' ? 'paused' : 'stopped';
+          log.info({ outcome: m.kind }, 'gang rank finished');
+          return;
         case 'data':
           log.info({ train: m.train, val: m.val, test: m.test, clinicalColumns: m.clinicalColumns.length }, 'dataset loaded');
           return;
@@ -135,6 +239,8 @@ export class TrainingJobRunner {
           return this.emit({ type: 'step', jobId: job.id, ...step });
         }
         case 'epoch':
+          if (!fence) return;
+          if (a && m.rankSamplesPerSecond) await this.gangs.setThroughput(job.id, a.attempt, m.rankSamplesPerSecond);
           await this.runs.recordEpoch(
             fence,
             {
@@ -157,8 +263,10 @@ export class TrainingJobRunner {
             samplesPerSecond: m.samplesPerSecond,
             etaSeconds: m.etaSeconds,
             progress: m.progress,
+            ...(m.rankSamplesPerSecond ? { rankSamplesPerSecond: m.rankSamplesPerSecond } : {}),
           });
         case 'checkpoint': {
+          if (!fence) return;
           const tc = job.trainingConfig;
           const row = await this.checkpoints.add({
             jobId: job.id,
@@ -174,6 +282,7 @@ export class TrainingJobRunner {
           return this.emit({ type: 'checkpoint', jobId: job.id, checkpointId: row.id, epoch: row.epoch, step: row.step, isBest: row.isBest });
         }
         case 'completed': {
+          if (!fence) return;
           const metrics = { ...scalarMetrics('val', m.val), ...scalarMetrics('test', m.test) };
           const model = await this.runs.complete(
             fence,
@@ -206,10 +315,13 @@ export class TrainingJobRunner {
             metrics,
           );
           result = 'completed';
+          if (a) await this.gangs.setRankStatus(job.id, a.rank, a.attempt, 'finished');
           log.info({ modelId: model.id, metrics }, 'training job completed');
           return this.emit({ type: 'status', jobId: job.id, status: 'completed', modelId: model.id, metrics });
         }
         case 'halted': {
+          if (!fence) return;
+          if (a) await this.gangs.setRankStatus(job.id, a.rank, a.attempt, 'finished');
           if (m.kind === 'handback') {
             await this.runs.handBack(fence);
             result = 'handed-back';
@@ -223,10 +335,9 @@ export class TrainingJobRunner {
           return this.emit({ type: 'status', jobId: job.id, status });
         }
         case 'failed':
-          result = 'failed';
-          await this.runs.fail(fence, m.message);
-          log.warn({ error: m.message }, 'training job failed');
-          return this.emit({ type: 'status', jobId: job.id, status: 'failed', error: m.message });
+          result = await this.recordFailure(job, fence, gang, m.message, m.code);
+          log.warn({ error: m.message, code: m.code }, result === 'rank-lost' ? 'gang rank lost its peers; the scheduler starts a new gang' : 'training job failed');
+          return;
       }
     };
 
@@ -238,6 +349,7 @@ export class TrainingJobRunner {
       });
     });
     const poll = setInterval(() => {
+      if (!fence) return; // only rank 0's control reaches the gang
       this.runs.desiredState(job.id).then(
         (desired) => {
           if (desired === 'pause' || desired === 'stop') this.request(job.id, desired);
@@ -252,7 +364,7 @@ export class TrainingJobRunner {
       thread.on('exit', (code) => resolve({ code, error }));
     });
     clearInterval(poll);
-    this.controls.delete(job.id);
+    this.controls.delete(controlKey);
     await chain;
     if (chainError) throw chainError;
     if (result) return result;
@@ -261,14 +373,50 @@ export class TrainingJobRunner {
         ? 'out of memory: lower trainingConfig.batchSize or modelConfig.imageSize'
         : exit.error.message
       : `the training thread exited with code ${exit.code} without a result`;
-    return this.failJob(fence, reason);
+    return this.failJob(job, fence, gang, reason);
   }
 
-  private async failJob(fence: RunFence, message: string): Promise<RunResult> {
-    await this.runs.fail(fence, message);
-    await this.emit({ type: 'status', jobId: fence.jobId, status: 'failed', error: message });
-    this.deps.logger.warn({ jobId: fence.jobId, error: message }, 'training job failed');
+  /**
+   * Waits until every rank of the gang has published its address. Resolves with the addresses,
+   * 'replaced' when the scheduler replaced the gang meanwhile, or a message naming the ranks that
+   * never listened within the join timeout.
+   */
+  private async awaitPeers(a: RankAssignment): Promise<Array<{ host: string; port: number }> | 'replaced' | string> {
+    const deadline = Date.now() + this.deps.env.COLLECTIVE_JOIN_TIMEOUT_MS;
+    for (;;) {
+      const peers = await this.gangs.peers(a.jobId, a.attempt);
+      if (peers !== null) return peers;
+      if (Date.now() >= deadline) {
+        const missing = (await this.gangs.ranksOf(a.jobId)).filter((r) => r.attempt === a.attempt && r.port === null).map((r) => `rank ${r.rank} (worker ${r.workerId})`);
+        return `${missing.join(', ')} did not start listening within COLLECTIVE_JOIN_TIMEOUT_MS (${this.deps.env.COLLECTIVE_JOIN_TIMEOUT_MS} ms)`;
+      }
+      await new Promise((r) => setTimeout(r, PEERS_POLL_MS));
+    }
+  }
+
+  /**
+   * Records a failure where it belongs: a single job fails; a gang rank that lost its peers (a
+   * collective rank-loss code) marks only its rank failed, and the scheduler starts a new gang from
+   * the last checkpoint; any other failure of a gang fails the job, naming the rank.
+   */
+  private async recordFailure(job: TrainingJobEntity, fence: RunFence | undefined, gang: GangRank | undefined, message: string, code: string | undefined): Promise<RunResult> {
+    if (!gang) {
+      await this.runs.fail(fence!, message);
+      await this.emit({ type: 'status', jobId: job.id, status: 'failed', error: message });
+      return 'failed';
+    }
+    const { rank, attempt } = gang.assignment;
+    await this.gangs.setRankStatus(job.id, rank, attempt, 'failed', message);
+    if (code !== undefined && RANK_LOSS_CODES.has(code)) return 'rank-lost';
+    const error = `rank ${rank} (worker ${this.deps.workerId}): ${message}`;
+    if (await this.gangs.failGang(job.id, attempt, error)) await this.emit({ type: 'status', jobId: job.id, status: 'failed', error, ranks: await this.gangs.ranksView(job.id) });
     return 'failed';
+  }
+
+  private async failJob(job: TrainingJobEntity, fence: RunFence | undefined, gang: GangRank | undefined, message: string): Promise<RunResult> {
+    const result = await this.recordFailure(job, fence, gang, message, undefined);
+    this.deps.logger.warn({ jobId: job.id, error: message }, 'training job failed');
+    return result;
   }
 
   /** Events are best effort: the durable record is the row; a Redis hiccup must not fail training. */

@@ -1,8 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalArtifactStore } from '@medfusion/artifacts';
+import { CollectiveGroup, RankServer } from '@medfusion/collective';
 import { loadDataset } from '@medfusion/fusion';
 import { decodeCheckpoint, encodeCheckpoint, exportLayersModel, runTrainingSession, selectComputeBackend, type CheckpointMeta } from '@medfusion/training';
-import { CONTROL, type TrainingThreadInput, type TrainingThreadMessage } from './thread-protocol.js';
+import { CONTROL, type CollectiveThreadSettings, type MainToThreadMessage, type TrainingThreadInput, type TrainingThreadMessage } from './thread-protocol.js';
 
 /**
  * Runs one training job off the worker's main thread: TF.js kernels are synchronous, and a blocked
@@ -32,6 +33,51 @@ async function main(): Promise<void> {
   });
   post({ type: 'data', train: data.train.count, val: data.val.count, test: data.test.count, clinicalColumns: data.clinicalColumns });
 
+  const group = input.collective ? await joinGang(input.jobId, input.collective) : undefined;
+  try {
+    await train(store, backend, data, group);
+  } finally {
+    await group?.close();
+  }
+}
+
+/**
+ * Binds this rank's collective server, tells the main thread its port (published in the gang's
+ * rendezvous record), waits for every rank's address and joins the ring.
+ */
+async function joinGang(jobId: string, c: CollectiveThreadSettings): Promise<CollectiveGroup> {
+  const server = await RankServer.listen({ host: c.bindHost, port: c.port });
+  const peers = new Promise<Array<{ host: string; port: number }>>((resolve) => {
+    // A listener left on parentPort would keep the thread alive after training.
+    const onMessage = (m: MainToThreadMessage) => {
+      if (m.type !== 'peers') return;
+      parentPort!.off('message', onMessage);
+      resolve(m.peers);
+    };
+    parentPort!.on('message', onMessage);
+  });
+  post({ type: 'collective-listening', port: server.port });
+  const group = await CollectiveGroup.join({
+    jobId: `${jobId}#${c.attempt}`,
+    rank: c.rank,
+    worldSize: c.worldSize,
+    token: c.token,
+    peers: await peers,
+    server,
+    deadlineMs: c.deadlineMs,
+    joinTimeoutMs: c.joinTimeoutMs,
+    bucketBytes: c.bucketBytes,
+  });
+  post({ type: 'collective-joined' });
+  return group;
+}
+
+async function train(
+  store: LocalArtifactStore,
+  backend: Awaited<ReturnType<typeof selectComputeBackend>>,
+  data: Awaited<ReturnType<typeof loadDataset>>,
+  group: CollectiveGroup | undefined,
+): Promise<void> {
   const resume = input.resumeFrom ? decodeCheckpoint<CheckpointMeta>(await store.get(input.resumeFrom), input.resumeFrom) : undefined;
   const outcome = await runTrainingSession({
     tf: backend.tf,
@@ -47,7 +93,14 @@ async function main(): Promise<void> {
       const { location, size } = await store.put(key, encodeCheckpoint(contents));
       post({ type: 'checkpoint', key, location, size, meta: info.meta, metrics: info.metrics, reason: info.reason });
     },
+    distributed: group ? { group } : undefined,
   });
+  if (group && group.rank !== 0) {
+    // Rank 0 exports the model and reports the outcome; the replicas hold the same weights.
+    if (outcome.kind === 'completed') outcome.model.dispose();
+    post({ type: 'rank-finished', kind: outcome.kind });
+    return;
+  }
   if (outcome.kind !== 'completed') {
     post({ type: 'halted', kind: outcome.kind, epoch: outcome.epoch, step: outcome.step });
     return;
@@ -65,4 +118,7 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => post({ type: 'failed', message: err instanceof Error ? err.message : String(err) }));
+main().catch((err: unknown) => {
+  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
+  post({ type: 'failed', message: err instanceof Error ? err.message : String(err), ...(code ? { code } : {}) });
+});

@@ -1,6 +1,6 @@
 import { loadEnv } from '@medfusion/config';
-import { purgeExpiredIdempotencyKeys, TrainingJobRepository } from '@medfusion/persistence';
-import { openServiceConnections, reconcileTrainingQueue, TrainingQueue } from '@medfusion/queue';
+import { GangRepository, purgeExpiredIdempotencyKeys, TrainingJobRepository } from '@medfusion/persistence';
+import { GangScheduler, openServiceConnections, reconcileTrainingQueue, TrainingEventPublisher, TrainingQueue } from '@medfusion/queue';
 import { createLogger, runHeadlessApp, startPeriodicTask } from '@medfusion/runtime';
 import { startSweepDriver } from './sweep-driver.js';
 import { QUEUE_METRICS_PATH, queueMetricsRoute } from './queue-metrics.js';
@@ -11,8 +11,9 @@ const HOUR_MS = 3_600_000;
 
 /**
  * The scheduler keeps Redis in step with Postgres and drives sweeps: at start and every RECONCILE_INTERVAL_MS it
- * re-adds queued training jobs that Redis lost and passes over active sweeps (sweep-driver.ts), and
- * hourly it forgets expired Idempotency-Keys.
+ * re-adds queued training jobs that Redis lost and passes over active sweeps (sweep-driver.ts);
+ * every GANG_SCHEDULE_INTERVAL_MS it admits multi-worker jobs onto free worker slots and repairs
+ * gangs that lost a rank (libs/queue gang-scheduler.ts); hourly it forgets expired Idempotency-Keys.
  */
 await runHeadlessApp({
   name: 'scheduler',
@@ -29,6 +30,20 @@ await runHeadlessApp({
       if (report.readded.length) logger.warn({ readded: report.readded, checked: report.checked }, 're-added queued training jobs missing from Redis');
       else logger.debug({ checked: report.checked }, 'training queue in step with the database');
     });
+    const gangScheduler = new GangScheduler({
+      gangs: new GangRepository(conn.ds),
+      events: new TrainingEventPublisher(conn.redis, env.REDIS_PREFIX),
+      logger: logger.child({ component: 'gang-scheduler' }),
+      settings: {
+        heartbeatTtlMs: env.WORKER_HEARTBEAT_TTL_MS,
+        reserveAfterMs: env.GANG_RESERVE_AFTER_MS,
+        reservationTimeoutMs: env.GANG_RESERVATION_TIMEOUT_MS,
+        maxRestarts: env.GANG_MAX_RESTARTS,
+      },
+    });
+    const gangs = startPeriodicTask('gang scheduler', env.GANG_SCHEDULE_INTERVAL_MS, logger, async () => {
+      await gangScheduler.pass();
+    });
     const purger = startPeriodicTask('idempotency key purge', HOUR_MS, logger, async () => {
       const purged = await purgeExpiredIdempotencyKeys(conn.ds, env.IDEMPOTENCY_TTL_HOURS);
       if (purged) logger.info({ purged }, 'purged expired idempotency keys');
@@ -38,7 +53,7 @@ await runHeadlessApp({
       checks: conn.checks,
       routes: { [QUEUE_METRICS_PATH]: queueMetricsRoute(queue, conn) },
       async stop() {
-        await Promise.all([reconciler.stop(), purger.stop(), sweeps.stop()]);
+        await Promise.all([reconciler.stop(), gangs.stop(), purger.stop(), sweeps.stop()]);
         await queue.close();
         await conn.close();
       },

@@ -53,47 +53,59 @@ describe('training queue demand (queue metrics for KEDA)', () => {
   it('is zero for an empty queue', async () => {
     expect(await measureTrainingDemand(queue, redis, ds)).toEqual({
       waitingJobs: 0, prioritizedJobs: 0, activeJobs: 0, waitingWorkers: 0, activeWorkers: 0, workersNeeded: 0, unknownJobs: 0,
+      gangJobsWaiting: 0, gangJobsRunning: 0,
     });
   });
 
-  it('weights waiting, prioritized and running jobs by their workers per job', async () => {
+  it('counts queue entries and multi-worker jobs (which wait in Postgres, not in the queue), each weighted by its workers', async () => {
     const gangOfFour = await insertJob(4);
+    const runningGang = await insertJob(3);
+    await ds.query(`UPDATE training_jobs SET status = 'running' WHERE id = $1`, [runningGang]);
+    await ds.query(`UPDATE training_jobs SET status = 'paused' WHERE id = $1`, [await insertJob(2)]); // paused: needs nothing
     const single = await insertJob(undefined); // stored without resources: the schema default, 1
-    const prioritizedPair = await insertJob(2);
-    const running = await insertJob(3);
+    const prioritized = await insertJob(1);
+    const running = await insertJob(1);
     // Take a job the way a gpu-worker does, so it is active; then fill the waiting list and the prioritized set.
     await queue.enqueue(running);
     workerRedis = createRedis(resources.redisUrl, 'worker');
     worker = new Worker('training', null, { connection: workerRedis, prefix: resources.redisPrefix });
     const taken = await worker.getNextJob('test-token');
     expect(taken?.id).toBe(running);
-    await queue.enqueue(gangOfFour);
     await queue.enqueue(single);
-    await queue.queue.add(QUEUE_JOB_NAMES.training, { trainingJobId: prioritizedPair }, { jobId: prioritizedPair, priority: 5 });
+    await queue.queue.add(QUEUE_JOB_NAMES.training, { trainingJobId: prioritized }, { jobId: prioritized, priority: 5 });
     // A job with no row (e.g. its row was deleted while Redis kept it) still occupies a worker once taken.
     await queue.enqueue('00000000-0000-4000-8000-000000000001');
 
     expect(await measureTrainingDemand(queue, redis, ds)).toEqual({
-      waitingJobs: 3, // gangOfFour, single, orphan
-      prioritizedJobs: 1, // prioritizedPair
+      waitingJobs: 2, // single, orphan
+      prioritizedJobs: 1, // prioritized
       activeJobs: 1, // running
-      waitingWorkers: 4 + 1 + 1 + 2,
-      activeWorkers: 3,
+      waitingWorkers: 1 + 1 + 1 + 4, // ... and gangOfFour
+      activeWorkers: 1 + 3, // running, runningGang
       workersNeeded: 11,
       unknownJobs: 1,
+      gangJobsWaiting: 1,
+      gangJobsRunning: 1,
     });
-    expect(await queue.queue.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 3, prioritized: 1, active: 1 });
+    expect(await queue.queue.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 2, prioritized: 1, active: 1 });
+    expect(gangOfFour).toBeDefined();
+  });
+
+  it('does not count a multi-worker job twice when an older release left it in the queue too', async () => {
+    await queue.enqueue(await insertJob(2));
+    expect(await measureTrainingDemand(queue, redis, ds)).toMatchObject({ waitingJobs: 1, waitingWorkers: 2, gangJobsWaiting: 0, workersNeeded: 2 });
   });
 
   it('serves the figure as JSON at the path the KEDA trigger reads', async () => {
-    await queue.enqueue(await insertJob(2));
+    await insertJob(2); // a gang: waits in Postgres
+    await queue.enqueue(await insertJob(1));
     let server: HealthServer | undefined;
     try {
       server = await startHealthServer('127.0.0.1', 0, {}, new Map([[QUEUE_METRICS_PATH, queueMetricsRoute(queue, { redis, ds })]]));
       const res = await fetch(`http://127.0.0.1:${server.port}${QUEUE_METRICS_PATH}`);
       expect(res.status).toBe(200);
       const body = (await res.json()) as { training: { workersNeeded: number; waitingJobs: number }; measuredAt: string };
-      expect(body.training).toMatchObject({ workersNeeded: 2, waitingJobs: 1 });
+      expect(body.training).toMatchObject({ workersNeeded: 3, waitingJobs: 1 });
       expect(Number.isNaN(Date.parse(body.measuredAt))).toBe(false);
     } finally {
       await server?.close();
@@ -120,8 +132,8 @@ describe('training queue demand (queue metrics for KEDA)', () => {
     const port = await freePort();
     let scheduler: AppProcess | undefined;
     try {
-      const id = await insertJob(3);
-      await queue.enqueue(id);
+      await insertJob(2); // a gang: waits in Postgres
+      await queue.enqueue(await insertJob(1));
       scheduler = startAppProcess('scheduler', envForChild(resources, { SCHEDULER_HEALTH_PORT: String(port) }));
       await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, scheduler);
       const res = await fetch(`http://127.0.0.1:${port}${QUEUE_METRICS_PATH}`);

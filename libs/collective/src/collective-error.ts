@@ -83,3 +83,10 @@ function describeContext({ rank, operation, peer, seq, step }: CollectiveErrorCo
   const where = [`rank ${rank} ${call}`, step === undefined ? undefined : `step ${step}`].filter(Boolean).join(' ');
   return peer ? `${where}, peer rank ${peer.rank} (${peer.address})` : where;
 }
+
+/**
+ * Codes that mean a rank was lost or never came (crashed, killed, hung, unreachable), not that the
+ * ranks disagree: a job whose gang failed with one of them can start again with a new gang from
+ * its last checkpoint. The others point at a bug or a misconfiguration a restart would repeat.
+ */
+export const RANK_LOSS_CODES: ReadonlySet<string> = new Set<CollectiveErrorCode>(['PEER_UNREACHABLE', 'DEADLINE_EXCEEDED', 'PEER_LEFT', 'GROUP_BROKEN', 'CLOSED']);

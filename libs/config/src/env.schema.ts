@@ -57,6 +57,30 @@ export const envSchema = z.object({
   TRAINING_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(60_000),
   /** How often workers look for training jobs whose lock expired. */
   TRAINING_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  /** How often a gpu-worker proves its slots alive in Postgres and reads what the scheduler gave them. */
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),
+  /** A worker slot without a heartbeat for this long is dead: the scheduler removes it and repairs its gang. */
+  WORKER_HEARTBEAT_TTL_MS: z.coerce.number().int().min(500).default(15_000),
+  /** How often the scheduler admits waiting multi-worker jobs (gangs) onto free worker slots. */
+  GANG_SCHEDULE_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
+  /** A gang that has waited this long gets every slot that frees up held for it (single jobs stop taking them). */
+  GANG_RESERVE_AFTER_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Slots held for a gang that still lacks some after this long are released for other jobs; the gang waits again. */
+  GANG_RESERVATION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(300_000),
+  /** How often a gang that lost a rank is started again from its last checkpoint before the job fails. */
+  GANG_MAX_RESTARTS: z.coerce.number().int().min(0).max(1000).default(3),
+  /** Address other ranks reach this worker's collective servers at (a pod IP); default: the first non-loopback IPv4. */
+  COLLECTIVE_ADVERTISE_HOST: z.string().min(1).optional(),
+  /** Interface a rank's collective (gRPC) server binds. */
+  COLLECTIVE_BIND_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Port of slot 0's collective server (slot s listens on COLLECTIVE_PORT + s); 0 picks a free port per rank. */
+  COLLECTIVE_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Longest one gradient all-reduce may wait for the other ranks (rank 0 validates at each epoch's end meanwhile). */
+  COLLECTIVE_DEADLINE_MS: z.coerce.number().int().min(100).max(3_600_000).default(120_000),
+  /** Longest a rank waits for its gang's other ranks to start listening and answer. */
+  COLLECTIVE_JOIN_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(120_000),
+  /** Largest all-reduce message (a multiple of 4); the same on every worker. */
+  COLLECTIVE_BUCKET_BYTES: z.coerce.number().int().min(4).max(256 << 20).default(4 << 20),
   /** How often the scheduler re-adds queued jobs that Redis lost. */
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Longest an app waits for in-flight work when asked to stop. */

@@ -12,6 +12,11 @@ export function trainingControlChannel(redisPrefix: string): string {
 
 export const trainingControlMessageSchema = z.strictObject({
   trainingJobId: z.uuid(),
-  action: z.enum(TRAINING_CONTROL_ACTIONS),
+  /**
+   * A user's pause or stop, or `handback` from a worker that is shutting down while it runs a
+   * rank other than 0 of the job: rank 0 then checkpoints and stops the whole gang in step, and the
+   * job waits for a new gang.
+   */
+  action: z.enum([...TRAINING_CONTROL_ACTIONS, 'handback']),
 });
 export type TrainingControlMessage = z.infer<typeof trainingControlMessageSchema>;

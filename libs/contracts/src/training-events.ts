@@ -19,6 +19,20 @@ export const trainingStepEventSchema = z.strictObject({
   progress: z.number().min(0).max(1),
 });
 
+/** One rank of a multi-worker job's gang: where it runs and listens, and how it is doing. */
+export const trainingRankSchema = z.strictObject({
+  rank: z.int().min(0),
+  workerId: z.string(),
+  slot: z.int().min(0),
+  host: z.string(),
+  port: z.int().nullable(),
+  status: z.enum(['assigned', 'listening', 'training', 'finished', 'failed']),
+  /** Training samples/s of this rank in the last epoch (rank 0 records it). */
+  samplesPerSecond: z.number().nullable(),
+  error: z.string().nullable(),
+});
+export type TrainingRank = z.infer<typeof trainingRankSchema>;
+
 export const trainingEpochEventSchema = z.strictObject({
   type: z.literal('epoch'),
   jobId: z.uuid(),
@@ -29,6 +43,8 @@ export const trainingEpochEventSchema = z.strictObject({
   samplesPerSecond: z.number(),
   etaSeconds: z.number().min(0),
   progress: z.number().min(0).max(1),
+  /** Multi-worker jobs: each rank's samples/s in this epoch, by rank (samplesPerSecond is their sum). */
+  rankSamplesPerSecond: z.array(z.number()).optional(),
 });
 
 export const trainingCheckpointEventSchema = z.strictObject({
@@ -49,6 +65,12 @@ export const trainingStatusEventSchema = z.strictObject({
   backend: z.string().optional(),
   workerId: z.string().optional(),
   metrics: metrics.optional(),
+  /** Multi-worker jobs: the gang's ranks (on admission, when the gang starts training, when it breaks). */
+  ranks: z.array(trainingRankSchema).optional(),
+  /** Multi-worker jobs: how often a broken gang was started again. */
+  restarts: z.int().min(0).optional(),
+  /** Multi-worker jobs: why the job waits, or what happened to its last gang. */
+  note: z.string().optional(),
 });
 
 export const trainingEventSchema = z.discriminatedUnion('type', [

@@ -7,3 +7,4 @@ export * from './training-event-bus.js';
 export * from './training-demand.js';
 export * from './training-control-requester.js';
 export * from './sweep-event-bus.js';
+export * from './gang-scheduler.js';

@@ -22,6 +22,12 @@ export interface TrainingDemand {
   workersNeeded: number;
   /** Queue entries without a training_jobs row (counted as one slot each: a worker still picks them up). */
   unknownJobs: number;
+  /**
+   * Multi-worker jobs, which wait in Postgres for the gang scheduler rather than in the queue:
+   * queued ones are in waitingWorkers, running ones in activeWorkers, each weighted by its workers.
+   */
+  gangJobsWaiting: number;
+  gangJobsRunning: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,8 +55,9 @@ export async function measureTrainingDemand(queue: TrainingQueue, redis: Redis, 
   const states = { waiting: unique(waiting), prioritized: unique(prioritized), active: unique(active) };
   const weights = await workersPerJob(ds, [...seen]);
   const sum = (ids: string[]) => ids.reduce((total, id) => total + (weights.get(id) ?? 1), 0);
-  const waitingWorkers = sum(states.waiting) + sum(states.prioritized);
-  const activeWorkers = sum(states.active);
+  const gangs = await gangDemand(ds, [...seen]);
+  const waitingWorkers = sum(states.waiting) + sum(states.prioritized) + gangs.queued.workers;
+  const activeWorkers = sum(states.active) + gangs.running.workers;
   return {
     waitingJobs: states.waiting.length,
     prioritizedJobs: states.prioritized.length,
@@ -59,7 +66,23 @@ export async function measureTrainingDemand(queue: TrainingQueue, redis: Redis, 
     activeWorkers,
     workersNeeded: waitingWorkers + activeWorkers,
     unknownJobs: [...seen].filter((id) => !weights.has(id)).length,
+    gangJobsWaiting: gangs.queued.jobs,
+    gangJobsRunning: gangs.running.jobs,
   };
+}
+
+/** Queued and running multi-worker jobs, with the slots they need, from Postgres. */
+async function gangDemand(ds: DataSource, inQueue: string[]): Promise<Record<'queued' | 'running', { jobs: number; workers: number }>> {
+  // A gang job an older release put in the queue is already counted there.
+  const rows: { status: 'queued' | 'running'; jobs: string; workers: string }[] = await ds.query(
+    `SELECT status, count(*) AS jobs, sum((training_config #>> '{resources,workers}')::int) AS workers FROM training_jobs
+      WHERE status IN ('queued', 'running') AND COALESCE((training_config #>> '{resources,workers}')::int, 1) > 1
+        AND NOT (id::text = ANY($1::text[])) GROUP BY status`,
+    [inQueue],
+  );
+  const out = { queued: { jobs: 0, workers: 0 }, running: { jobs: 0, workers: 0 } };
+  for (const r of rows) out[r.status] = { jobs: Number(r.jobs), workers: Number(r.workers) };
+  return out;
 }
 
 /** Rows stored before `resources` existed, or without it, need one worker (the schema's default). */

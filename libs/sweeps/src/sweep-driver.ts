@@ -1,5 +1,5 @@
 import { trialTrainingJob, TrialParamsError, type CreateSweep, type CreateTrainingJob, type SweepEvent, type SweepTrialState } from '@medfusion/contracts';
-import type { NewTrial, PrunerDecision, SweepEntity, SweepRepository, TrainingJobEntity, TrialEntity } from '@medfusion/persistence';
+import { isGangJob, type NewTrial, type PrunerDecision, type SweepEntity, type SweepRepository, type TrainingJobEntity, type TrialEntity } from '@medfusion/persistence';
 import type { TrainingControlRequester, TrainingQueue } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { completeParamsUniformly, GridError, RNG_PURPOSE, tuningRng, type Pruner, type Sampler } from '@medfusion/tuning';
@@ -256,7 +256,8 @@ export class SweepDriver {
     if (waiting) trials.splice(trials.indexOf(waiting), 1, result.trial);
     else trials.push(result.trial);
     try {
-      await this.deps.queue.enqueue(result.job.id);
+      // A multi-worker trial job is admitted by the gang scheduler from its row, not queued.
+      if (!isGangJob(result.job)) await this.deps.queue.enqueue(result.job.id);
     } catch (err) {
       // The row is queued in Postgres; the training-queue reconciler adds it to Redis later.
       this.deps.logger.error({ err, sweepId: sweep.id, trial: number, jobId: result.job.id }, 'trial job saved but not queued; the reconciler will queue it');

@@ -16,7 +16,11 @@ export class TrainingJobsController {
 
   @Post()
   @Writers()
-  @ApiOperation({ summary: 'Submit a training job: stored as queued and added to the training queue under the same id.' })
+  @ApiOperation({
+    summary:
+      'Submit a training job: stored as queued and added to the training queue under the same id. A multi-worker job waits in the ' +
+      'database until the scheduler can start all its workers at once (gang scheduling).',
+  })
   @ApiHeader(IDEMPOTENCY_HEADER_DOC)
   @ApiZodBody(createTrainingJobSchema)
   create(@ValidBody(createTrainingJobSchema) body: CreateTrainingJob, @CurrentPrincipal() p: Principal) {
@@ -31,7 +35,11 @@ export class TrainingJobsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Get a training job with its progress, metrics and history.' })
+  @ApiOperation({
+    summary:
+      'Get a training job with its progress, metrics and history. A multi-worker job (trainingConfig.resources.workers > 1) also has ' +
+      '`ranks` (its gang: rank, workerId, slot, host, port, status, samplesPerSecond, error), `restarts` and, while it waits, `schedulingNote`.',
+  })
   get(@IdParam() id: string, @CurrentPrincipal() p: Principal) {
     return this.jobs.get(id, p);
   }

@@ -1,9 +1,9 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { type CreateTrainingJob, type ListTrainingJobsQuery, type Page, type TrainingControlAction } from '@medfusion/contracts';
+import { type CreateTrainingJob, type ListTrainingJobsQuery, type Page, type TrainingControlAction, type TrainingRank } from '@medfusion/contracts';
 import { listOwnerFilter, type Principal } from '@medfusion/domain';
-import { DatasetEntity, TrainingJobEntity, TrainingJobRepository } from '@medfusion/persistence';
+import { DatasetEntity, GangRepository, isGangJob, TrainingJobEntity, TrainingJobRepository } from '@medfusion/persistence';
 import { TrainingControlRequester, TrainingQueue } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { assertMayChange, assertMayRead, notFound } from '../auth/forbidden.js';
@@ -15,6 +15,7 @@ import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
 @Injectable()
 export class TrainingJobsService {
   private readonly controls: TrainingControlRequester;
+  private readonly gangs: GangRepository;
 
   constructor(
     private readonly jobs: TrainingJobRepository,
@@ -25,6 +26,7 @@ export class TrainingJobsService {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.controls = new TrainingControlRequester(jobs, queue, redis, config.env.REDIS_PREFIX, logger);
+    this.gangs = new GangRepository(ds);
   }
 
   /**
@@ -37,7 +39,7 @@ export class TrainingJobsService {
       throw ApiError.fields(HttpStatus.BAD_REQUEST, [{ field: 'body.dataConfig.datasetId', message: `no dataset with id ${datasetId}` }]);
     }
     const job = await this.jobs.create(input, p.owner);
-    await this.enqueue(job.id);
+    await this.enqueue(job);
     return job;
   }
 
@@ -46,10 +48,11 @@ export class TrainingJobsService {
     return page(items, total, q);
   }
 
-  async get(id: string, p: Principal): Promise<TrainingJobEntity> {
+  /** The job; a multi-worker job also lists its current (or last) gang's ranks. */
+  async get(id: string, p: Principal): Promise<TrainingJobEntity & { ranks?: TrainingRank[] }> {
     const job = await this.find(id);
     assertMayRead(p, 'owned', 'training job', id, job.owner);
-    return job;
+    return isGangJob(job) ? { ...job, ranks: await this.gangs.ranksView(id) } : job;
   }
 
   /**
@@ -75,7 +78,7 @@ export class TrainingJobsService {
       return (await this.jobs.setDesiredState(id, null)) ?? this.resume(id, p);
     }
     const resumed = await this.jobs.transition(id, 'queued', { desiredState: null }, ['paused']);
-    await this.enqueue(id);
+    await this.enqueue(resumed);
     return resumed;
   }
 
@@ -94,11 +97,13 @@ export class TrainingJobsService {
     return this.controls.request(id, action);
   }
 
-  private async enqueue(id: string): Promise<void> {
+  /** Single-worker jobs go to the training queue; multi-worker jobs wait in Postgres for the gang scheduler. */
+  private async enqueue(job: TrainingJobEntity): Promise<void> {
+    if (isGangJob(job)) return;
     try {
-      await this.queue.enqueue(id);
+      await this.queue.enqueue(job.id);
     } catch (err) {
-      this.logger.error({ err, jobId: id }, 'training job saved but not queued; the reconciler will queue it');
+      this.logger.error({ err, jobId: job.id }, 'training job saved but not queued; the reconciler will queue it');
     }
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import type { TrainingRank } from '@medfusion/contracts';
 import type { SlotRef, SlotView, WaitingGang } from '@medfusion/domain';
 import { TrainingJobRankEntity, type RankStatus } from '../entities/training-job-rank.entity.js';
 
@@ -246,6 +247,20 @@ export class GangRepository {
   /** The job's current (or last) gang, for REST and progress: no tokens. */
   async ranksOf(jobId: string): Promise<TrainingJobRankEntity[]> {
     return this.ds.getRepository(TrainingJobRankEntity).find({ where: { jobId }, order: { rank: 'ASC' } });
+  }
+
+  /** The gang as users see it (REST, Socket.IO). */
+  async ranksView(jobId: string): Promise<TrainingRank[]> {
+    return (await this.ranksOf(jobId)).map((r) => ({
+      rank: r.rank,
+      workerId: r.workerId,
+      slot: r.slot,
+      host: r.host,
+      port: r.port,
+      status: r.status,
+      samplesPerSecond: r.samplesPerSecond,
+      error: r.error,
+    }));
   }
 
   private async rankUpdate(jobId: string, rank: number, attempt: number, set: string, params: unknown[]): Promise<void> {

@@ -24,6 +24,10 @@ export class TrainingCheckpointRepository {
     return this.repo.findOne({ where: { jobId }, order: { epoch: 'DESC', step: 'DESC', createdAt: 'DESC' } });
   }
 
+  byId(id: string): Promise<TrainingCheckpointEntity | null> {
+    return this.repo.findOneBy({ id });
+  }
+
   list(jobId: string): Promise<TrainingCheckpointEntity[]> {
     return this.repo.find({ where: { jobId }, order: { epoch: 'ASC', step: 'ASC', createdAt: 'ASC' } });
   }

@@ -77,7 +77,25 @@ export class WorkerSlotRepository {
     );
   }
 
-  /** The worker is going away: its slots leave the registry. */
+  /**
+   * The worker is shutting down: its free and reserved slots leave the registry at once, so no new
+   * gang is placed on them; the slots still running something stay until `retire`.
+   */
+  async drain(workerId: string): Promise<void> {
+    await this.ds.query(`DELETE FROM worker_slots WHERE worker_id = $1 AND state IN ('idle', 'reserved')`, [workerId]);
+  }
+
+  /** Keeps a draining worker's remaining slots alive without bringing back the ones it removed. */
+  async touch(workerId: string): Promise<void> {
+    await this.ds.query(`UPDATE worker_slots SET heartbeat_at = now() WHERE worker_id = $1`, [workerId]);
+  }
+
+  /** A draining worker's slot finished its job: it leaves the registry instead of becoming idle. */
+  async retire(workerId: string, slot: number, jobId: string): Promise<void> {
+    await this.ds.query(`DELETE FROM worker_slots WHERE worker_id = $1 AND slot = $2 AND job_id = $3`, [workerId, slot, jobId]);
+  }
+
+  /** The worker is gone: its slots leave the registry. */
   async unregister(workerId: string): Promise<void> {
     await this.ds.query(`DELETE FROM worker_slots WHERE worker_id = $1`, [workerId]);
   }

@@ -1,0 +1,230 @@
+import { jest } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { io, type Socket } from 'socket.io-client';
+import { SOCKET_EVENTS, type TrainingEvent, type TrainingRank } from '@medfusion/contracts';
+import { generateSyntheticDataset, registrationOf } from '@medfusion/fusion';
+import {
+  apiClient,
+  envForChild,
+  freePort,
+  isolatedResources,
+  startAppProcess,
+  waitFor,
+  waitForHttpOk,
+  type ApiClient,
+  type AppProcess,
+  type IsolatedResources,
+} from '@medfusion/testing';
+
+/**
+ * Multi-worker (gang) training with real processes: the gateway, the scheduler admitting gangs and
+ * gpu-workers whose ranks all-reduce over gRPC on 127.0.0.1, against the test's own database and
+ * Redis prefix. Needs `npm run build` (the apps' dist is what runs).
+ */
+jest.setTimeout(300_000);
+
+const DEADLINE_MS = 20_000;
+
+describe('multi-worker training jobs end to end (real processes)', () => {
+  let r: IsolatedResources;
+  let api: ApiClient;
+  let db: pg.Client;
+  let gatewayUrl: string;
+  let datasetId: string;
+  let workDir: string;
+  const procs: AppProcess[] = [];
+  const workers = new Map<string, AppProcess>();
+  const sockets: Socket[] = [];
+
+  async function startApp(app: string, extra: Record<string, string>, healthVar: string): Promise<AppProcess> {
+    const port = await freePort();
+    const p = startAppProcess(app, envForChild(r, { [healthVar]: String(port), ARTIFACTS_DIR: join(workDir, 'artifacts'), ...extra }));
+    procs.push(p);
+    await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, p, 60_000);
+    return p;
+  }
+
+  async function startWorker(name: string): Promise<AppProcess> {
+    const p = await startApp(
+      'gpu-worker',
+      {
+        WORKER_ID: name,
+        WORKER_HEARTBEAT_MS: '250',
+        COMPUTE_THREADS: '1',
+        COLLECTIVE_ADVERTISE_HOST: '127.0.0.1',
+        COLLECTIVE_BIND_HOST: '127.0.0.1',
+        COLLECTIVE_DEADLINE_MS: String(DEADLINE_MS),
+        COLLECTIVE_JOIN_TIMEOUT_MS: '30000',
+        TRAINING_LOCK_DURATION_MS: '4000',
+        TRAINING_STALLED_INTERVAL_MS: '1000',
+        SHUTDOWN_TIMEOUT_MS: '60000',
+      },
+      'GPU_WORKER_HEALTH_PORT',
+    );
+    workers.set(name, p);
+    return p;
+  }
+
+  function watch(jobId: string): Promise<TrainingEvent[]> {
+    const socket = io(gatewayUrl, { auth: { token: r.adminKey }, transports: ['websocket'] });
+    sockets.push(socket);
+    const events: TrainingEvent[] = [];
+    socket.on(SOCKET_EVENTS.training, (e: TrainingEvent) => events.push(e));
+    return new Promise((resolve, reject) => {
+      socket.on('connect_error', reject);
+      socket.on('connect', () =>
+        socket.emit(SOCKET_EVENTS.subscribe, { jobId }, (ack: { ok: boolean; error?: string }) => (ack.ok ? resolve(events) : reject(new Error(ack.error)))),
+      );
+    });
+  }
+
+  async function submit(trainingConfig: Record<string, unknown>): Promise<string> {
+    const res = await api('POST', '/api/v1/training-jobs', {
+      key: r.adminKey,
+      body: {
+        name: 'gang e2e',
+        dataConfig: { datasetId },
+        // No dropout, no BatchNorm in the image branch: the replicas stay bit-identical (checked every epoch).
+        modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
+        trainingConfig: { batchSize: 32, learningRate: 0.01, seed: 3, ...trainingConfig },
+      },
+    });
+    expect(res.status).toBe(201);
+    return res.body.id;
+  }
+
+  const job = async (id: string) => (await api('GET', `/api/v1/training-jobs/${id}`, { key: r.adminKey })).body;
+  const untilStatus = (id: string, status: string, timeoutMs = 150_000) =>
+    waitFor(
+      `job ${id} to be ${status}`,
+      async () => {
+        const j = await job(id);
+        if (j.status === 'failed' && status !== 'failed') throw new Error(`job failed: ${j.error}`);
+        return j.status === status ? j : null;
+      },
+      timeoutMs,
+      250,
+    );
+
+  beforeAll(async () => {
+    r = await isolatedResources();
+    workDir = mkdtempSync(join(tmpdir(), 'mf-gang-'));
+    const stats = await generateSyntheticDataset({ outDir: join(workDir, 'data'), numCases: 400, seed: 11, imageSize: 32 });
+    const port = await freePort();
+    const gateway = startAppProcess('api-gateway', envForChild(r, { GATEWAY_PORT: String(port) }));
+    procs.push(gateway);
+    gatewayUrl = `http://127.0.0.1:${port}`;
+    await waitForHttpOk(`${gatewayUrl}/health/ready`, gateway);
+    api = apiClient(gatewayUrl);
+    const ds = await api('POST', '/api/v1/datasets', { key: r.adminKey, body: registrationOf(stats, join(workDir, 'data'), 'synthetic') });
+    expect(ds.status).toBe(201);
+    datasetId = ds.body.id;
+    db = new pg.Client({ connectionString: r.databaseUrl });
+    await db.connect();
+    await startApp('scheduler', { GANG_SCHEDULE_INTERVAL_MS: '250', WORKER_HEARTBEAT_TTL_MS: '3000', GANG_RESERVE_AFTER_MS: '600000' }, 'SCHEDULER_HEALTH_PORT');
+    await Promise.all([startWorker('worker-a'), startWorker('worker-b')]);
+  });
+
+  afterAll(async () => {
+    sockets.forEach((s) => s.close());
+    procs.forEach((p) => p.kill());
+    await db?.end();
+    await r?.cleanup();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  afterEach(() => {
+    // Keep what the processes said when a test fails: it is the only account of what happened.
+    const state = expect.getState();
+    if (state.assertionCalls > 0 && state.suppressedErrors?.length) procs.forEach((p, i) => console.log(`--- process ${i}\n${p.output().slice(-4000)}`));
+  });
+
+  it('trains one job on two workers: both ranks shown over REST and Socket.IO, per-rank throughput, one model', async () => {
+    const id = await submit({ epochs: 3, resources: { workers: 2 } });
+    const events = await watch(id);
+    const done = await untilStatus(id, 'completed');
+
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3]);
+    expect(done.backend).toMatch(/^onnx-cpu/);
+    expect(done.restarts).toBe(0);
+    const ranks = done.ranks as TrainingRank[];
+    expect(ranks.map((x) => x.rank)).toEqual([0, 1]);
+    expect(new Set(ranks.map((x) => x.workerId))).toEqual(new Set(['worker-a', 'worker-b']));
+    expect(ranks.every((x) => x.status === 'finished' && x.host === '127.0.0.1' && (x.port ?? 0) > 0 && (x.samplesPerSecond ?? 0) > 0)).toBe(true);
+    expect(done.workerId).toBeNull();
+    expect(JSON.stringify(done)).not.toMatch(/token/i); // the collective secret never leaves the backend
+
+    // The room saw the gang (admission and joined) and each epoch's per-rank throughput.
+    await waitFor('the completed event', async () => events.some((e) => e.type === 'status' && e.status === 'completed'));
+    const withRanks = events.filter((e) => e.type === 'status' && e.ranks?.length === 2);
+    expect(withRanks.length).toBeGreaterThanOrEqual(1);
+    const epochs = events.filter((e) => e.type === 'epoch');
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    for (const e of epochs) {
+      expect(e.rankSamplesPerSecond).toHaveLength(2);
+      expect(e.samplesPerSecond).toBeCloseTo(e.rankSamplesPerSecond!.reduce((a, b) => a + b, 0), 6);
+    }
+    const models = (await db.query('SELECT trained_epochs FROM models WHERE training_job_id = $1', [id])).rows;
+    expect(models).toEqual([{ trained_epochs: 3 }]);
+    // Both slots are free again once the ranks' threads have ended.
+    await waitFor('both slots free', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE state = 'idle'`)).rows[0].n === 2, 10_000);
+  });
+
+  it('keeps single-worker jobs flowing while a gang waits for more workers than are running, and says why it waits', async () => {
+    const gang = await submit({ epochs: 1, resources: { workers: 3 } });
+    await waitFor('the waiting note', async () => /only 2 worker slots are running/.test((await job(gang)).schedulingNote ?? ''), 15_000);
+    const single = await submit({ epochs: 1 });
+    await untilStatus(single, 'completed');
+    expect((await job(gang)).status).toBe('queued');
+    // A queued gang stops at once; nothing was reserved for it.
+    expect((await api('POST', `/api/v1/training-jobs/${gang}/stop`, { key: r.adminKey })).body.status).toBe('stopped');
+    expect((await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE state <> 'idle'`)).rows[0].n).toBe(0);
+  });
+
+  it('recovers from a SIGKILLed rank: the survivor notices within the deadline, a new gang resumes from the last checkpoint', async () => {
+    await startWorker('worker-c');
+    const id = await submit({ epochs: 12, checkpointEvery: 1, keepLastCheckpoints: 20, resources: { workers: 2 } });
+    const events = await watch(id);
+    await waitFor('a checkpoint', async () => events.some((e) => e.type === 'checkpoint' && e.epoch >= 1), 120_000);
+    const first = (await job(id)) as { ranks: TrainingRank[] };
+    const victim = first.ranks.find((x) => x.rank === 1)!;
+    const survivor = first.ranks.find((x) => x.rank === 0)!;
+    workers.get(victim.workerId)!.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+
+    // Rank 0 loses its peer: its rank fails with the collective's error, within the deadline.
+    const failed = await waitFor(
+      'rank 0 to notice',
+      async () => (await db.query(`SELECT status, error, updated_at FROM training_job_ranks WHERE job_id = $1 AND rank = 0 AND status = 'failed'`, [id])).rows[0],
+      DEADLINE_MS + 10_000,
+      50,
+    );
+    expect(failed.error).toMatch(/PEER_LEFT|DEADLINE_EXCEEDED|peer/i);
+    expect(Date.now() - killedAt).toBeLessThan(DEADLINE_MS + 10_000);
+
+    const done = await untilStatus(id, 'completed', 240_000);
+    expect(done.restarts).toBe(1);
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const ranks = done.ranks as TrainingRank[];
+    expect(ranks.map((x) => x.workerId)).not.toContain(victim.workerId);
+    expect(ranks.map((x) => x.workerId)).toContain(survivor.workerId);
+    // The new gang resumed from a checkpoint written before the kill, not from scratch.
+    const [resumed] = (await db.query(
+      `SELECT c.epoch, r.attempt FROM training_job_ranks r JOIN training_checkpoints c ON c.id = r.resume_checkpoint_id WHERE r.job_id = $1 AND r.rank = 0`,
+      [id],
+    )).rows;
+    expect(resumed.epoch).toBeGreaterThanOrEqual(1);
+    expect(resumed.attempt).toBe(2);
+    // The room heard why the gang restarted: the survivor's collective error names the lost peer.
+    const restarted = events.find((e) => e.type === 'status' && e.status === 'queued' && e.note);
+    expect(restarted).toMatchObject({ note: expect.stringMatching(/rank 1/) });
+    const epochsAfter = events.filter((e) => e.type === 'epoch').map((e) => e.epoch);
+    // Epochs after the resumed checkpoint are trained once more by the new gang, none before it.
+    expect(epochsAfter.filter((e) => e <= resumed.epoch).length).toBe(resumed.epoch);
+    // The dead worker's slot is removed once its heartbeat is older than WORKER_HEARTBEAT_TTL_MS.
+    await waitFor('the dead slot to expire', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE worker_id = $1`, [victim.workerId])).rows[0].n === 0, 15_000);
+  });
+});
