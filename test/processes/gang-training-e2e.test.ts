@@ -227,4 +227,30 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     // The dead worker's slot is removed once its heartbeat is older than WORKER_HEARTBEAT_TTL_MS.
     await waitFor('the dead slot to expire', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE worker_id = $1`, [victim.workerId])).rows[0].n === 0, 15_000);
   });
+
+  it('hands a gang back in step when a worker running rank 1 gets SIGTERM: rank 0 checkpoints, a new gang continues without a restart', async () => {
+    await startWorker('worker-d');
+    const id = await submit({ epochs: 12, checkpointEvery: 1, keepLastCheckpoints: 20, resources: { workers: 2 } });
+    const events = await watch(id);
+    await waitFor('a few steps', async () => events.filter((e) => e.type === 'step').length >= 3, 120_000);
+    const first = (await job(id)) as { ranks: TrainingRank[] };
+    const leaving = first.ranks.find((x) => x.rank === 1)!;
+    const proc = workers.get(leaving.workerId)!;
+    proc.proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    workers.delete(leaving.workerId);
+
+    const done = await untilStatus(id, 'completed', 240_000);
+    expect(done.restarts).toBe(0); // a hand-back is not a failure
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect((done.ranks as TrainingRank[]).map((x) => x.workerId)).not.toContain(leaving.workerId);
+    // The next gang resumed from a checkpoint rank 0 wrote, not from scratch.
+    const [resumed] = (await db.query(
+      `SELECT c.epoch, c.step FROM training_job_ranks r JOIN training_checkpoints c ON c.id = r.resume_checkpoint_id WHERE r.job_id = $1 AND r.rank = 0`,
+      [id],
+    )).rows;
+    expect(resumed).toBeDefined();
+    expect(events.some((e) => e.type === 'status' && e.status === 'queued')).toBe(true);
+    expect(proc.output()).toMatch(/gang rank finished/);
+  });
 });
