@@ -5,9 +5,14 @@
 // comparable with a single link's throughput. Each figure is the median over the iterations.
 // A second reference, grpc_pair: two processes streaming the same bytes to each other at once over
 // grpc-js with the library's settings and no reduction: the traffic of an N=2 ring, so the ceiling
-// of any ring built on grpc-js here. cpu_ms: CPU time (user + system) per rank per all-reduce,
+// of any ring built on grpc-js here. A third, tcp_duplex: the same two-way traffic on plain
+// sockets (each process sends the bytes to the other while it receives theirs; the receivers only
+// count): what any ring over TCP can reach here, where both directions share the same two cores.
+// cpu_ms: CPU time (user + system) per rank per all-reduce,
 // which says more than wall time on a machine shared with other work.
-// Usage: npm run build && node bench/allreduce.mjs [--ranks 2,3,4] [--sizes 1,4,16,64] [--bucket-mb 4] [--iters 5]
+// Both transports of the library are measured: `socket` (the default data plane: plain TCP between
+// neighbours) and `grpc` (a server-streaming Pull per call).
+// Usage: npm run build && node bench/allreduce.mjs [--ranks 2,3,4] [--sizes 1,4,16,64] [--bucket-mb 4] [--iters 5] [--transports socket,grpc]
 import { fork } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -21,6 +26,7 @@ if (role === 'rank') await runRank();
 else if (role === 'tcp-receiver') await runTcpReceiver();
 else if (role === 'tcp-sender') await runTcpSender();
 else if (role === 'grpc-pair') await runGrpcPair();
+else if (role === 'tcp-duplex') await runTcpDuplex();
 else await main();
 
 function median(values) {
@@ -49,27 +55,38 @@ function next(child, type) {
 
 async function main() {
   const { values } = parseArgs({
-    options: { ranks: { type: 'string', default: '2,3,4' }, sizes: { type: 'string', default: '1,4,16,64' }, 'bucket-mb': { type: 'string', default: '4' }, iters: { type: 'string', default: '5' } },
+    options: {
+      ranks: { type: 'string', default: '2,3,4' },
+      sizes: { type: 'string', default: '1,4,16,64' },
+      'bucket-mb': { type: 'string', default: '4' },
+      iters: { type: 'string', default: '5' },
+      transports: { type: 'string', default: 'socket,grpc' },
+    },
   });
   const ranks = values.ranks.split(',').map(Number);
   const sizes = values.sizes.split(',').map(Number);
   const bucketBytes = Math.round(Number(values['bucket-mb']) * MiB);
   const iters = Number(values.iters);
-  console.log(`ring all-reduce (gRPC, libs/collective) vs raw TCP, 127.0.0.1, ${availableParallelism()} cores, bucket ${bucketBytes / MiB} MiB, median of ${iters * 3}/${iters}/${Math.max(2, Math.ceil(iters / 2))} iterations (<16/16/64 MB)`);
+  const transports = values.transports.split(',');
+  console.log(`ring all-reduce (libs/collective, transports ${transports.join(' and ')}) vs raw TCP, 127.0.0.1, ${availableParallelism()} cores, bucket ${bucketBytes / MiB} MiB, median of ${iters * 3}/${iters}/${Math.max(2, Math.ceil(iters / 2))} iterations (<16/16/64 MB)`);
   if (Math.max(...ranks) > availableParallelism()) console.log(`note: ${Math.max(...ranks)} rank processes share ${availableParallelism()} cores: N > cores is CPU-bound, not network-bound`);
-  console.log('N  size_MB  allreduce_ms  cpu_ms/rank  busbw_MiB/s  tcp_MiB/s  ratio  grpc_pair_MiB/s');
+  console.log('N  transport  size_MB  allreduce_ms  cpu_ms/rank  busbw_MiB/s  tcp_MiB/s  ratio  grpc_pair_MiB/s  tcp_duplex_MiB/s  duplex/tcp  busbw/duplex');
   for (const N of ranks) {
     const tcp = await measureTcp(sizes, iters);
     const pair = await measureGrpcPair(sizes, iters, bucketBytes);
-    const ar = await measureAllReduce(N, sizes, iters, bucketBytes);
+    const duplex = await measureTcpDuplex(sizes, iters);
+    for (const transport of transports) {
+    const ar = await measureAllReduce(N, sizes, iters, bucketBytes, transport);
     for (const size of sizes) {
       const { seconds, cpuMs } = ar.get(size);
       const busbw = ((2 * (N - 1)) / N) * (size * MiB) / seconds / MiB;
       const tcpRate = (size * MiB) / tcp.get(size) / MiB;
       const pairRate = (size * MiB) / pair.get(size) / MiB;
+      const duplexRate = (size * MiB) / duplex.get(size) / MiB;
       console.log(
-        `${String(N).padEnd(2)} ${String(size).padStart(7)}  ${(seconds * 1000).toFixed(1).padStart(12)}  ${cpuMs.toFixed(0).padStart(11)}  ${busbw.toFixed(0).padStart(11)}  ${tcpRate.toFixed(0).padStart(9)}  ${(busbw / tcpRate).toFixed(2).padStart(5)}  ${pairRate.toFixed(0).padStart(15)}`,
+        `${String(N).padEnd(2)} ${transport.padEnd(9)}  ${String(size).padStart(7)}  ${(seconds * 1000).toFixed(1).padStart(12)}  ${cpuMs.toFixed(0).padStart(11)}  ${busbw.toFixed(0).padStart(11)}  ${tcpRate.toFixed(0).padStart(9)}  ${(busbw / tcpRate).toFixed(2).padStart(5)}  ${pairRate.toFixed(0).padStart(15)}  ${duplexRate.toFixed(0).padStart(16)}  ${(duplexRate / tcpRate).toFixed(2).padStart(10)}  ${(busbw / duplexRate).toFixed(2).padStart(12)}`,
       );
+    }
     }
   }
 }
@@ -85,13 +102,13 @@ async function measureTcp(sizes, iters) {
   return new Map(sizes.map((s, i) => [s, seconds[i]]));
 }
 
-async function measureAllReduce(N, sizes, iters, bucketBytes) {
+async function measureAllReduce(N, sizes, iters, bucketBytes, transport) {
   const children = Array.from({ length: N }, () => fork(self, ['rank']));
   try {
     const ports = await Promise.all(children.map((c) => next(c, 'ready').then((m) => m.port)));
     const peers = ports.map((port) => ({ host: '127.0.0.1', port }));
     const done = children.map((c) => next(c, 'done'));
-    children.forEach((c, rank) => c.send({ rank, worldSize: N, peers, sizes, iters, bucketBytes }));
+    children.forEach((c, rank) => c.send({ rank, worldSize: N, peers, sizes, iters, bucketBytes, transport }));
     const results = await Promise.all(done);
     // Each iteration starts after a barrier; it lasts until the slowest rank has its result.
     return new Map(
@@ -111,7 +128,7 @@ async function runRank() {
   process.send({ type: 'ready', port: server.port });
   const config = await new Promise((r) => process.once('message', r));
   try {
-    const group = await CollectiveGroup.join({ jobId: 'bench', token: 'bench-token-0123456789', rank: config.rank, worldSize: config.worldSize, peers: config.peers, server, bucketBytes: config.bucketBytes, deadlineMs: 300_000 });
+    const group = await CollectiveGroup.join({ jobId: 'bench', token: 'bench-token-0123456789', rank: config.rank, worldSize: config.worldSize, peers: config.peers, server, bucketBytes: config.bucketBytes, deadlineMs: 300_000, transport: config.transport });
     const seconds = [];
     const cpuMs = [];
     for (const sizeMb of config.sizes) {
@@ -257,5 +274,67 @@ async function runGrpcPair() {
       call.on('error', reject);
     });
     process.send({ type: 'pulled', seconds: (performance.now() - t0) / 1000 });
+  });
+}
+
+async function measureTcpDuplex(sizes, iters) {
+  const peers = [0, 1].map(() => fork(self, ['tcp-duplex']));
+  try {
+    const ports = await Promise.all(peers.map((p) => next(p, 'ready').then((m) => m.port)));
+    const connected = peers.map((p) => next(p, 'connected'));
+    peers.forEach((p, i) => p.send({ other: ports[1 - i], sizes }));
+    await Promise.all(connected);
+    const seconds = new Map();
+    for (const sizeMb of sizes) {
+      const times = [];
+      for (let k = -1; k < iterationsFor(sizeMb, iters); k++) {
+        const done = peers.map((p) => next(p, 'exchanged'));
+        peers.forEach((p) => p.send({ sizeMb }));
+        const t = Math.max(...(await Promise.all(done)).map((m) => m.seconds));
+        if (k >= 0) times.push(t);
+      }
+      seconds.set(sizeMb, median(times));
+    }
+    return seconds;
+  } finally {
+    for (const p of peers) p.kill();
+  }
+}
+
+// Sends sizeMb to the other process on an outgoing socket while counting the bytes arriving on the incoming one.
+async function runTcpDuplex() {
+  let expected = 0;
+  let got = 0;
+  let onComplete = () => {};
+  const srv = createServer((sock) =>
+    sock.on('data', (d) => {
+      got += d.length;
+      if (expected && got >= expected) onComplete();
+    }),
+  );
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  process.send({ type: 'ready', port: srv.address().port });
+  const sources = new Map();
+  let out;
+  process.on('message', async (m) => {
+    if (!out) {
+      for (const sizeMb of m.sizes) sources.set(sizeMb, Buffer.alloc(sizeMb * MiB, 1));
+      out = connect(m.other, '127.0.0.1');
+      await new Promise((r) => out.once('connect', r));
+      process.send({ type: 'connected' });
+      return;
+    }
+    const payload = sources.get(m.sizeMb);
+    const t0 = performance.now();
+    const received = new Promise((r) => {
+      expected = payload.length;
+      onComplete = r;
+      if (got >= expected) r();
+    });
+    out.write(payload);
+    await received;
+    got -= expected;
+    expected = 0;
+    process.send({ type: 'exchanged', seconds: (performance.now() - t0) / 1000 });
   });
 }

@@ -2,12 +2,14 @@ import { status } from '@grpc/grpc-js';
 import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
 import type { HelloReply, HelloRequest } from './collective-protocol.js';
 import { chunkHeaderLength } from './chunk-codec.js';
+import { DataListener, InboundLink, type OutboundLink } from './data-link.js';
 import { collectiveErrorFromGrpc, isServiceError } from './grpc-status.js';
 import { collectiveGroupOptionsSchema, type CollectiveGroupOptions, type ResolvedGroupOptions } from './group-options.js';
 import { PeerClient } from './peer-client.js';
 import { PullMailbox, type PullCall } from './pull-mailbox.js';
 import { RankServer, ServiceRefusal, type RankHandlers } from './rank-server.js';
 import { runRingCall } from './ring-call.js';
+import { runSocketRingCall } from './socket-ring-call.js';
 import { planBroadcast, planRing, ringNeighbours, type RingPlan } from './ring-schedule.js';
 
 const HELLO_RETRY_MS = 50;
@@ -36,6 +38,11 @@ export class CollectiveGroup {
   private readonly mailbox = new PullMailbox();
   private readonly plans = new Map<string, RingPlan>();
   private readonly predecessorHello: { promise: Promise<void>; resolve: () => void };
+  /** Socket data plane: where the predecessor listens (learnt from its Hello), and both links. */
+  private predecessorDataPort = 0;
+  private listener?: DataListener;
+  private inbound?: InboundLink;
+  private outbound?: OutboundLink;
 
   private constructor(
     private readonly options: ResolvedGroupOptions,
@@ -99,10 +106,22 @@ export class CollectiveGroup {
       return { rank: r, address: c.address, client: c };
     };
     const group = new CollectiveGroup(options, server, client(predecessor), client(successor));
-    server.attach(group.handlers(), { token: options.token, jobId: options.jobId, rank: options.rank });
     try {
+      if (options.transport === 'socket') {
+        group.listener = await DataListener.listen({
+          host: options.bindHost,
+          port: options.dataPort,
+          jobId: options.jobId,
+          rank: options.rank,
+          successorRank: successor,
+          token: options.token,
+          successorAddress: group.successor!.address,
+        });
+      }
+      server.attach(group.handlers(), { token: options.token, jobId: options.jobId, rank: options.rank });
       const deadline = Date.now() + options.joinTimeoutMs;
       await Promise.all([group.greetSuccessor(deadline), group.awaitPredecessor(deadline)]);
+      if (group.listener) await group.openDataPlane(deadline);
     } catch (error) {
       await group.close();
       throw error;
@@ -154,7 +173,22 @@ export class CollectiveGroup {
     this.predecessorHello.resolve();
     this.predecessor?.client.close();
     this.successor?.client.close();
+    // Gracefully: a neighbour may still be reading the last call's buckets this rank sent.
+    this.inbound?.close();
+    this.listener?.close();
     await this.server?.shutdown(200);
+  }
+
+  /** Connects to the predecessor's data listener and waits for the successor to connect to ours. */
+  private async openDataPlane(deadline: number): Promise<void> {
+    const pred = this.predecessor!;
+    const host = this.options.peers[pred.rank]!.host;
+    const [inbound, outbound] = await Promise.all([
+      InboundLink.connect({ host, port: this.predecessorDataPort, jobId: this.options.jobId, rank: this.rank, token: this.options.token, peerRank: pred.rank, deadline }),
+      this.listener!.successor(deadline),
+    ]);
+    this.inbound = inbound;
+    this.outbound = outbound;
   }
 
   private enqueue(operation: CollectiveOperation, buffer: Float32Array, op: string): Promise<void> {
@@ -173,6 +207,24 @@ export class CollectiveGroup {
       const controller = new AbortController();
       this.current = controller;
       try {
+        const deadline = Date.now() + this.options.deadlineMs;
+        if (this.inbound && this.outbound) {
+          await runSocketRingCall({
+            operation,
+            buffer,
+            plan: this.plan(op, buffer.length),
+            op,
+            seq,
+            deadline,
+            deadlineMs: this.options.deadlineMs,
+            inbound: this.inbound,
+            outbound: this.outbound,
+            predecessor: { rank: this.predecessor.rank, address: this.predecessor.address },
+            successor: { rank: this.successor.rank, address: this.successor.address },
+            signal: controller.signal,
+          });
+          return;
+        }
         await runRingCall({
           jobId: this.options.jobId,
           operation,
@@ -180,7 +232,7 @@ export class CollectiveGroup {
           plan: this.plan(op, buffer.length),
           op,
           seq,
-          deadline: Date.now() + this.options.deadlineMs,
+          deadline,
           deadlineMs: this.options.deadlineMs,
           predecessor: this.predecessor,
           successor: this.successor,
@@ -223,8 +275,10 @@ export class CollectiveGroup {
           request.worldSize !== o.worldSize && `worldSize ${request.worldSize} (this rank has ${o.worldSize})`,
           request.bucketBytes !== o.bucketBytes && `bucketBytes ${request.bucketBytes} (this rank has ${o.bucketBytes})`,
           request.rank !== predecessor.rank && `rank ${request.rank} (this rank ${o.rank} expects its predecessor, rank ${predecessor.rank}: are two ranks started with the same RANK?)`,
+          (request.dataPort > 0) !== (o.transport === 'socket') && `transport "${request.dataPort > 0 ? 'socket' : 'grpc'}" (this rank has "${o.transport}")`,
         ].filter((m): m is string => typeof m === 'string');
         if (mismatch.length > 0) throw new ServiceRefusal('CONFIG_MISMATCH', `rank ${o.rank} refused Hello: ${mismatch.join('; ')}`);
+        this.predecessorDataPort = request.dataPort;
         this.predecessorHello.resolve();
         return { rank: o.rank };
       },
@@ -241,7 +295,7 @@ export class CollectiveGroup {
     const succ = this.successor!;
     const o = this.options;
     const context = { rank: o.rank, operation: 'join' as const, peer: { rank: succ.rank, address: succ.address } };
-    const request: HelloRequest = { jobId: o.jobId, rank: o.rank, worldSize: o.worldSize, bucketBytes: o.bucketBytes };
+    const request: HelloRequest = { jobId: o.jobId, rank: o.rank, worldSize: o.worldSize, bucketBytes: o.bucketBytes, dataPort: this.listener?.port ?? 0 };
     for (;;) {
       try {
         await succ.client.waitForReady(deadline);

@@ -17,7 +17,7 @@ const packageDefinition = loadSync(PROTO_PATH, { keepCase: false, longs: Number,
 
 const u32 = z.number().int().min(0).max(0xffff_ffff);
 
-export const helloRequestSchema = z.object({ jobId: z.string().min(1), rank: u32, worldSize: u32.min(1), bucketBytes: u32.min(4) });
+export const helloRequestSchema = z.object({ jobId: z.string().min(1), rank: u32, worldSize: u32.min(1), bucketBytes: u32.min(4), dataPort: u32.max(65535) });
 export type HelloRequest = z.infer<typeof helloRequestSchema>;
 export const helloReplySchema = z.object({ rank: u32 });
 export type HelloReply = z.infer<typeof helloReplySchema>;

@@ -31,6 +31,14 @@ export const collectiveGroupOptionsSchema = z
       .default(DEFAULT_BUCKET_BYTES),
     /** Interface the rank's server binds; its port is peers[rank].port. */
     bindHost: z.string().min(1).default('0.0.0.0'),
+    /**
+     * How buckets travel: `socket`, one plain TCP connection per neighbour pair (data-link.ts; the
+     * default, about twice the bandwidth), or `grpc`, a server-streaming Pull per call. Every rank
+     * must use the same (checked at join).
+     */
+    transport: z.enum(['socket', 'grpc']).default('socket'),
+    /** Port of the socket data plane's listener (on bindHost); 0 picks a free one, told to the successor at join. */
+    dataPort: z.number().int().min(0).max(65535).default(0),
   })
   .superRefine((o, ctx) => {
     if (o.rank >= o.worldSize) ctx.addIssue({ code: 'custom', path: ['rank'], message: `rank ${o.rank} is not below worldSize ${o.worldSize}` });

@@ -1,5 +1,5 @@
 import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
-import type { RingPlan } from './ring-schedule.js';
+import type { RecvOp, RingPlan } from './ring-schedule.js';
 
 /** One bucket on the wire: which call, step and bucket it belongs to, and its float32 values. */
 export interface RingChunk {
@@ -72,6 +72,14 @@ export class RingReduction {
     return this.receivedAll ? undefined : { step: this.recvStep, index: this.recvIndex };
   }
 
+  /** The bucket expected next from the predecessor: where it goes and what is done with it. */
+  expected(): { step: number; index: number; offset: number; length: number; recvOp: RecvOp } | undefined {
+    const step = this.plan.steps[this.recvStep];
+    if (!step || this.receivedAll) return undefined;
+    const span = step.recvs[this.recvIndex]!;
+    return { step: this.recvStep, index: this.recvIndex, offset: span.offset, length: span.length, recvOp: step.recvOp };
+  }
+
   /** The next bucket to send, or undefined when everything is sent or the next one still waits for its input. */
   nextSendable(): RingChunk | undefined {
     const step = this.plan.steps[this.sendStep];
@@ -118,7 +126,9 @@ export class RingReduction {
       return fail(`bucket covers elements ${chunk.offset}+${chunk.data.length}, expected ${span.offset}+${span.length}`);
     }
     if (step.recvOp === 'copy') {
-      this.buffer.set(chunk.data, span.offset);
+      // The socket data plane reads all-gather buckets straight into their place.
+      const inPlace = chunk.data.buffer === this.buffer.buffer && chunk.data.byteOffset === this.buffer.byteOffset + span.offset * 4;
+      if (!inPlace) this.buffer.set(chunk.data, span.offset);
     } else if (step.recvOp === 'add-divide') {
       // The last reduce-scatter step completes this rank's segment: sum, then divide by N once, so
       // the mean every rank gets is these exact bytes.

@@ -23,6 +23,11 @@ export class TokenVerifier {
     this.expected = digest(token);
   }
 
+  /** True when `candidate` is the job's token (the data plane's greeting carries it). */
+  verify(candidate: string): boolean {
+    return candidate.length > 0 && timingSafeEqual(digest(candidate), this.expected);
+  }
+
   /** 'missing' or 'wrong' for a call to reject, 'ok' for one to serve. */
   check(metadata: Metadata): 'ok' | 'missing' | 'wrong' {
     const values = metadata.get(TOKEN_METADATA_KEY);

@@ -102,6 +102,28 @@ describe('CollectiveGroup (in process)', () => {
     }
   });
 
+  it('a rank that begins its call late still gets the exact mean (its data connection waits, then reads on)', async () => {
+    // Large buffers, default 4 MiB buckets: the late rank's first bucket is already queued in the
+    // kernel when it begins, so the socket data plane parks and resumes mid-stream.
+    const groups = await startGroup(3, () => ({ bucketBytes: 1 << 20 }));
+    try {
+      const n = 700_001;
+      const buffers = groups.map((_, r) => Float32Array.from({ length: n }, (_, i) => Math.fround(((i % 97) - 48) * (r + 1))));
+      const expected = Float32Array.from({ length: n }, (_, i) => Math.fround((((i % 97) - 48) * 6) / 3));
+      const early = [groups[0]!.allReduceMean(buffers[0]!), groups[2]!.allReduceMean(buffers[2]!)];
+      await new Promise((r) => setTimeout(r, 150));
+      await Promise.all([...early, groups[1]!.allReduceMean(buffers[1]!)]);
+      for (const b of buffers) {
+        let worst = 0;
+        for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(b[i]! - expected[i]!));
+        expect(worst).toBeLessThanOrEqual(1e-5);
+        expect(bytesOf(b).equals(bytesOf(buffers[0]!))).toBe(true);
+      }
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
   it('ranks making different calls (broadcast against all-reduce) fail with CALL_MISMATCH', async () => {
     const groups = await startGroup(3);
     try {
@@ -150,11 +172,15 @@ describe('CollectiveGroup (in process)', () => {
     const groups = await startGroup(2);
     try {
       // Rank 1 makes no call, so rank 0's call is still waiting when it closes.
-      const pending = groups[0]!.allReduceMean(new Float32Array(100));
+      // The call's promise is handled from the start: it rejects while close() is still shutting the server down.
+      const pending = groups[0]!.allReduceMean(new Float32Array(100)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       await new Promise((r) => setTimeout(r, 50));
       const started = Date.now();
       await groups[0]!.close();
-      await expect(pending).rejects.toMatchObject({ code: 'CLOSED' });
+      expect(await pending).toMatchObject({ code: 'CLOSED' });
       expect(Date.now() - started).toBeLessThan(2000);
       await expect(groups[0]!.allReduceMean(new Float32Array(4))).rejects.toMatchObject({ code: 'CLOSED' });
       await expect(groups[1]!.allReduceMean(new Float32Array(100))).rejects.toMatchObject({ code: 'PEER_LEFT', peer: { rank: 0 } });

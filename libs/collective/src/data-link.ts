@@ -1,0 +1,560 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { CollectiveError, type CollectiveErrorCode } from './collective-error.js';
+import { decodeHeader, encodeAbort, encodeBegin, encodeHello, FRAME_HEADER_BYTES, FRAME_KIND, MAX_JSON_FRAME_BYTES, type DataFrameHeader } from './data-frame.js';
+import { TokenVerifier } from './token-auth.js';
+
+/**
+ * The socket data plane between two ring neighbours: one plain TCP connection per neighbour pair
+ * for the group's lifetime, opened by the receiving rank (the successor) to its predecessor's
+ * DataListener, like the gRPC Pull it replaces. gRPC stays the control plane (Hello, Register).
+ * Why: grpc-js copies every message into a frame on send and concatenates its HTTP/2 pieces on
+ * receive; here the sender writes views of the caller's buffer and the receiver reads each
+ * payload straight into its destination (the caller's buffer for all-gather steps, one reused
+ * staging array for reduce steps), so a byte costs the kernel's copies and, for reduce steps, the add.
+ */
+
+/** Stands for "no view handed out for the current state" (see setSink). */
+const NOT_A_VIEW = new Uint8Array(0);
+/** Most bytes one socket read may deliver into a payload. */
+const MAX_READ_BYTES = 4 << 20;
+const CONNECT_RETRY_MS = 50;
+
+/** What the call in progress does with the frames its predecessor sends. */
+export interface InboundSink {
+  readonly seq: number;
+  /** The call's buffer length and op, told to the predecessor when the call begins. */
+  readonly elements: number;
+  readonly op: string;
+  /** Where the payload of `h` goes (length h.length), or an error that fails the call (the frame does not fit). */
+  target(h: DataFrameHeader): Float32Array | CollectiveError;
+  /** The payload of `h` is in `data` (the array `target` returned). */
+  chunk(h: DataFrameHeader, data: Float32Array): void;
+  /** The predecessor failed this call (its code and message), or the connection broke. */
+  fail(error: CollectiveError): void;
+}
+
+type ParseState = 'header' | 'payload' | 'json' | 'parked';
+
+/**
+ * The receiving end: reads frames from the predecessor into their destinations. A frame of a
+ * call this rank has not begun yet parks the connection (reading stops, TCP holds the sender
+ * back) until that call's sink is set.
+ */
+export class InboundLink {
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private readonly spare = Buffer.alloc(64);
+  private state: ParseState = 'header';
+  private fill = 0;
+  private current?: DataFrameHeader;
+  private payload?: Float32Array;
+  private payloadBytes?: Uint8Array;
+  private json?: Buffer;
+  private jsonSeq = 0;
+  private sink?: InboundSink;
+  /** The view the last read was given, to tell in-place reads from reads into another buffer. */
+  private lastView: Uint8Array = this.header;
+  private acked = false;
+  private ackWaiter?: { resolve: () => void; reject: (e: CollectiveError) => void };
+  private broken?: CollectiveError;
+  private staging = new Float32Array(0);
+
+  private constructor(
+    private socket: Socket | undefined,
+    private readonly rank: number,
+    private readonly peer: { rank: number; address: string },
+  ) {}
+
+  /**
+   * Connects to the predecessor's listener and introduces this rank; resolves once the predecessor
+   * accepted it (wrong token or job: UNAUTHENTICATED / CONFIG_MISMATCH from the predecessor).
+   */
+  static async connect(o: { host: string; port: number; jobId: string; rank: number; token: string; peerRank: number; deadline: number }): Promise<InboundLink> {
+    const address = `${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
+    const link = new InboundLink(undefined, o.rank, { rank: o.peerRank, address });
+    for (;;) {
+      try {
+        await link.open(o.host, o.port, encodeHello({ jobId: o.jobId, rank: o.rank, token: o.token }), o.deadline);
+        return link;
+      } catch (error) {
+        const refused = error instanceof CollectiveError && error.code !== 'PEER_UNREACHABLE';
+        if (refused || Date.now() + CONNECT_RETRY_MS >= o.deadline) throw error;
+        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+      }
+    }
+  }
+
+  private open(host: string, port: number, hello: Buffer, deadline: number): Promise<void> {
+    this.state = 'header';
+    this.fill = 0;
+    this.acked = false;
+    this.broken = undefined;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(this.error('PEER_UNREACHABLE', `predecessor rank ${this.peer.rank} did not accept the data connection at ${this.peer.address} in time`)), Math.max(0, deadline - Date.now()));
+      const fail = (e: CollectiveError) => {
+        clearTimeout(timer);
+        this.ackWaiter = undefined;
+        socket.destroy();
+        reject(e);
+      };
+      this.ackWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          this.ackWaiter = undefined;
+          resolve();
+        },
+        reject: fail,
+      };
+      const socket = connect({
+        host,
+        port,
+        noDelay: true,
+        onread: { buffer: () => this.nextView(), callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) },
+      });
+      this.socket = socket;
+      socket.once('connect', () => socket.write(hello));
+      socket.on('error', (e: NodeJS.ErrnoException) => {
+        if (this.ackWaiter) return fail(this.error('PEER_UNREACHABLE', `cannot open the data connection to predecessor rank ${this.peer.rank} at ${this.peer.address}: ${e.message}`));
+        this.lose(this.error('PEER_LEFT', `data connection from predecessor rank ${this.peer.rank} (${this.peer.address}) failed: ${e.message}`));
+      });
+      socket.on('close', () => {
+        if (this.ackWaiter) return fail(this.error('PEER_UNREACHABLE', `predecessor rank ${this.peer.rank} closed the data connection before accepting it`));
+        this.lose(this.error('PEER_LEFT', `predecessor rank ${this.peer.rank} (${this.peer.address}) closed the data connection (it crashed, was killed or closed its group)`));
+      });
+    });
+  }
+
+  /** A reused array of at least `length` elements for reduce steps' payloads. */
+  stagingArray(length: number): Float32Array {
+    if (this.staging.length < length) this.staging = new Float32Array(length);
+    return this.staging.subarray(0, length);
+  }
+
+  /** Sets (or clears) the call in progress; a parked frame of that call continues. */
+  setSink(sink: InboundSink | undefined): void {
+    this.sink = sink;
+    if (!sink) return;
+    if (this.broken) return sink.fail(this.broken);
+    this.socket?.write(encodeBegin(sink.seq, sink.elements, sink.op));
+    if (this.state === 'parked' && this.current) {
+      if (this.current.seq !== sink.seq) return this.violation(`received data of call #${this.current.seq} while this rank runs call #${sink.seq}`);
+      this.beginPayload(this.current);
+      // Reading stopped with the spare buffer handed out for the next read: the bytes that read
+      // brings must be copied into the payload, not taken as already in place.
+      this.lastView = NOT_A_VIEW;
+      this.socket?.resume();
+    }
+  }
+
+  /** Tells the predecessor why this rank's call failed (best effort), then closes the connection. */
+  abort(seq: number, code: CollectiveErrorCode, message: string): void {
+    const s = this.socket;
+    if (!s || s.destroyed) return;
+    s.end(encodeAbort(seq, code, message));
+    setTimeout(() => s.destroy(), 200).unref();
+  }
+
+  destroy(): void {
+    this.broken ??= this.error('CLOSED', 'the group is closed');
+    this.socket?.destroy();
+  }
+
+  /** Leaves gracefully: a FIN after whatever is still queued, so nothing in flight is cut off. */
+  close(): void {
+    this.broken ??= this.error('CLOSED', 'the group is closed');
+    const s = this.socket;
+    if (!s || s.destroyed) return;
+    s.end();
+    setTimeout(() => s.destroy(), 1000).unref();
+  }
+
+  private error(code: CollectiveErrorCode, message: string): CollectiveError {
+    return new CollectiveError(code, message, { rank: this.rank, operation: 'allReduce', peer: this.peer, seq: this.sink?.seq });
+  }
+
+  private lose(error: CollectiveError): void {
+    if (this.broken) return;
+    this.broken = error;
+    this.sink?.fail(error);
+  }
+
+  private violation(detail: string): void {
+    const error = this.error('PROTOCOL_VIOLATION', `from predecessor rank ${this.peer.rank}: ${detail}`);
+    this.lose(error);
+    this.socket?.destroy();
+  }
+
+  /** The buffer the next read fills: the rest of the header, payload or JSON; never empty. */
+  private nextView(): Uint8Array {
+    let view: Uint8Array;
+    if (this.state === 'header') view = this.header.subarray(this.fill);
+    else if (this.state === 'payload') view = this.payloadBytes!.subarray(this.fill, Math.min(this.payloadBytes!.length, this.fill + MAX_READ_BYTES));
+    else if (this.state === 'json') view = this.json!.subarray(this.fill);
+    else view = this.spare;
+    this.lastView = view;
+    return view;
+  }
+
+  private onRead(n: number, buf: Uint8Array): boolean {
+    if (n <= 0) return true;
+    // The generator's very object comes back when the read went where nextView() said.
+    const inPlace = buf === this.lastView && this.state !== 'parked';
+    if (inPlace) return this.advance(n);
+    // The read landed elsewhere (the parked spare buffer, when reading resumed): copy it in.
+    let rest = buf.subarray(0, n);
+    while (rest.length > 0) {
+      const view = this.nextView();
+      if (this.state === 'parked') {
+        this.violation('data arrived while the connection was parked');
+        return false;
+      }
+      const take = Math.min(view.length, rest.length);
+      view.set(rest.subarray(0, take));
+      rest = rest.subarray(take);
+      if (!this.advance(take)) {
+        if (rest.length > 0) this.violation('data arrived while the connection was parked');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** `n` more bytes are in place; returns false to stop reading (parked or broken). */
+  private advance(n: number): boolean {
+    this.fill += n;
+    switch (this.state) {
+      case 'header':
+        if (this.fill < FRAME_HEADER_BYTES) return true;
+        return this.onHeader();
+      case 'payload':
+        if (this.fill < this.payloadBytes!.length) return true;
+        return this.onPayload();
+      case 'json':
+        if (this.fill < this.json!.length) return true;
+        return this.onJson();
+      case 'parked':
+        return false;
+    }
+  }
+
+  private onHeader(): boolean {
+    this.fill = 0;
+    const kind = this.header.readUInt32LE(0);
+    if (kind === FRAME_KIND.ack) {
+      if (this.acked) {
+        this.violation('a second data connection acknowledgement');
+        return false;
+      }
+      this.acked = true;
+      this.ackWaiter?.resolve();
+      return true;
+    }
+    const decoded = decodeHeader(this.header);
+    if (decoded.kind === 'invalid' || decoded.kind === 'begin') {
+      this.violation(decoded.kind === 'invalid' ? decoded.detail : 'a begin frame on the receiving side');
+      return false;
+    }
+    if (decoded.kind === 'abort') {
+      this.state = 'json';
+      this.jsonSeq = decoded.seq;
+      this.json = Buffer.alloc(decoded.byteLength);
+      if (decoded.byteLength === 0) return this.onJson();
+      return true;
+    }
+    if (!this.acked) {
+      this.violation('data before the connection was accepted');
+      return false;
+    }
+    const h = decoded.header;
+    this.current = h;
+    if (!this.sink || this.sink.seq !== h.seq) {
+      if (this.sink && h.seq < this.sink.seq) {
+        this.violation(`received data of call #${h.seq}, which is over, during call #${this.sink.seq}`);
+        return false;
+      }
+      this.state = 'parked';
+      return false;
+    }
+    return this.beginPayload(h);
+  }
+
+  private beginPayload(h: DataFrameHeader): boolean {
+    const target = this.sink!.target(h);
+    if (target instanceof CollectiveError) {
+      this.sink!.fail(target);
+      this.socket?.destroy();
+      return false;
+    }
+    this.payload = target;
+    this.payloadBytes = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+    this.fill = 0;
+    if (target.length === 0) return this.onPayload();
+    this.state = 'payload';
+    return true;
+  }
+
+  private onPayload(): boolean {
+    const h = this.current!;
+    const data = this.payload!;
+    this.state = 'header';
+    this.fill = 0;
+    this.current = undefined;
+    this.payload = undefined;
+    this.payloadBytes = undefined;
+    this.sink?.chunk(h, data);
+    return !this.broken;
+  }
+
+  private onJson(): boolean {
+    const body = this.json!;
+    this.state = 'header';
+    this.fill = 0;
+    this.json = undefined;
+    let parsed: { code?: unknown; message?: unknown } = {};
+    try {
+      parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
+    } catch {
+      // A garbled reason still aborts the call.
+    }
+    const code = neighbourCode(parsed.code);
+    const message = typeof parsed.message === 'string' ? parsed.message : 'no reason given';
+    const error = this.error(code, `predecessor rank ${this.peer.rank} aborted call #${this.jsonSeq}: ${message}`);
+    if (this.ackWaiter) {
+      this.ackWaiter.reject(error);
+      return false;
+    }
+    this.lose(error);
+    return false;
+  }
+}
+
+/** The sending end: writes frames to the successor, which reads the abort frames it may send back. */
+export class OutboundLink {
+  private lostError?: CollectiveError;
+  private onLost?: (error: CollectiveError) => void;
+  private readonly headers: Buffer[] = [];
+  /** Calls the successor has begun (seq -> its buffer size and op), until the matching call takes them. */
+  private readonly begun = new Map<number, { elements: number; op: string }>();
+  private beginWaiter?: { seq: number; cb: (begin: { elements: number; op: string }) => void };
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly rank: number,
+    private readonly peer: { rank: number; address: string },
+  ) {
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, d]) : d;
+      while (pending.length >= FRAME_HEADER_BYTES) {
+        const decoded = decodeHeader(pending);
+        if (decoded.kind !== 'abort' && decoded.kind !== 'begin') return this.lose(this.error('PROTOCOL_VIOLATION', `successor rank ${peer.rank} sent an unexpected frame on the data connection`));
+        const end = FRAME_HEADER_BYTES + decoded.byteLength;
+        if (pending.length < end) return;
+        const body = pending.subarray(FRAME_HEADER_BYTES, end).toString('utf8');
+        pending = pending.subarray(end);
+        if (decoded.kind === 'begin') {
+          this.onBegun({ seq: decoded.seq, elements: decoded.elements, op: body });
+          continue;
+        }
+        let parsed: { code?: unknown; message?: unknown } = {};
+        try {
+          parsed = JSON.parse(body) as typeof parsed;
+        } catch {
+          // A garbled reason still aborts the call.
+        }
+        return this.lose(this.error(neighbourCode(parsed.code), `successor rank ${peer.rank} aborted call #${decoded.seq}: ${typeof parsed.message === 'string' ? parsed.message : 'no reason given'}`));
+      }
+    });
+    socket.on('error', (e) => this.lose(this.error('PEER_LEFT', `sending to successor rank ${peer.rank} failed: ${e.message}`)));
+    socket.on('close', () => this.lose(this.error('PEER_LEFT', `successor rank ${peer.rank} (${peer.address}) closed the data connection (it crashed, was killed or closed its group)`)));
+  }
+
+  /** Calls `cb` once the successor has begun call `seq` (at once if it already has). */
+  awaitBegin(seq: number, cb: (begin: { elements: number; op: string }) => void): void {
+    const known = this.begun.get(seq);
+    if (known) {
+      this.begun.delete(seq);
+      return cb(known);
+    }
+    this.beginWaiter = { seq, cb };
+  }
+
+  private onBegun(begin: { seq: number; elements: number; op: string }): void {
+    if (this.beginWaiter?.seq === begin.seq) {
+      const { cb } = this.beginWaiter;
+      this.beginWaiter = undefined;
+      return cb(begin);
+    }
+    this.begun.set(begin.seq, begin);
+  }
+
+  /** Called once if the successor aborts or the connection breaks. */
+  watch(onLost: ((error: CollectiveError) => void) | undefined): void {
+    this.onLost = onLost;
+    if (onLost && this.lostError) onLost(this.lostError);
+  }
+
+  get lost(): CollectiveError | undefined {
+    return this.lostError;
+  }
+
+  /**
+   * Queues one frame: its header and a view of the caller's values (not copied: the caller keeps
+   * them unchanged until `done` runs). Returns false when the socket's buffer is full (wait for `drain`).
+   */
+  send(header: Buffer, data: Float32Array, done: (error?: Error | null) => void): boolean {
+    this.socket.cork();
+    this.socket.write(header);
+    const ok = data.length ? this.socket.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), done) : this.socket.write(Buffer.alloc(0), done);
+    this.socket.uncork();
+    return ok;
+  }
+
+  /** A header buffer to encode into (returned by `recycle` once written). */
+  headerBuffer(): Buffer {
+    return this.headers.pop() ?? Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  }
+
+  recycle(header: Buffer): void {
+    if (this.headers.length < 64) this.headers.push(header);
+  }
+
+  onceDrain(listener: () => void): void {
+    this.socket.once('drain', listener);
+  }
+
+  abort(seq: number, code: CollectiveErrorCode, message: string): void {
+    if (this.socket.destroyed) return;
+    this.socket.end(encodeAbort(seq, code, message));
+    setTimeout(() => this.socket.destroy(), 200).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /**
+   * Leaves gracefully: the buckets already queued still reach the successor (it may still be
+   * finishing the last call when this rank is done with it), then a FIN.
+   */
+  close(): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private error(code: CollectiveErrorCode, message: string): CollectiveError {
+    return new CollectiveError(code, message, { rank: this.rank, operation: 'allReduce', peer: this.peer });
+  }
+
+  private lose(error: CollectiveError): void {
+    if (this.lostError) return;
+    this.lostError = error;
+    this.onLost?.(error);
+  }
+}
+
+/**
+ * The predecessor's side: listens for its successor's data connection and accepts it once its
+ * greeting names this job, the successor's rank and the job's token.
+ */
+export class DataListener {
+  private accepted?: OutboundLink;
+  private waiter?: { resolve: (link: OutboundLink) => void; reject: (e: CollectiveError) => void };
+  /** Why the last connection was refused, for join errors. */
+  lastRefusal?: string;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly expect: { jobId: string; rank: number; successorRank: number; verifier: TokenVerifier; successorAddress: string },
+  ) {}
+
+  static async listen(o: { host: string; port: number; jobId: string; rank: number; successorRank: number; token: string; successorAddress: string }): Promise<DataListener> {
+    let self: DataListener | undefined;
+    const server = createServer({ noDelay: true }, (socket) => self?.onConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new CollectiveError('INVALID_ARGUMENT', `the data listener cannot bind ${o.host}:${o.port}: ${e.message}`, { rank: o.rank, operation: 'join' })));
+      server.listen(o.port, o.host, () => resolve());
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : o.port;
+    self = new DataListener(server, port, { jobId: o.jobId, rank: o.rank, successorRank: o.successorRank, verifier: new TokenVerifier(o.token), successorAddress: o.successorAddress });
+    return self;
+  }
+
+  /** Resolves with the successor's accepted connection, or fails at `deadline`. */
+  successor(deadline: number): Promise<OutboundLink> {
+    if (this.accepted) return Promise.resolve(this.accepted);
+    return new Promise<OutboundLink>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        const refused = this.lastRefusal ? `; refused: ${this.lastRefusal}` : '';
+        reject(
+          new CollectiveError('PEER_UNREACHABLE', `successor rank ${this.expect.successorRank} did not open its data connection within the join timeout${refused}`, {
+            rank: this.expect.rank,
+            operation: 'join',
+            peer: { rank: this.expect.successorRank, address: this.expect.successorAddress },
+          }),
+        );
+      }, Math.max(0, deadline - Date.now()));
+      this.waiter = {
+        resolve: (link) => {
+          clearTimeout(timer);
+          resolve(link);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+    });
+  }
+
+  close(): void {
+    this.server.close();
+    this.accepted?.close();
+  }
+
+  private onConnection(socket: Socket): void {
+    let got = Buffer.alloc(0);
+    const refuse = (code: CollectiveErrorCode, reason: string) => {
+      this.lastRefusal = `${reason} (from ${socket.remoteAddress}:${socket.remotePort})`;
+      socket.end(encodeAbort(0, code, reason));
+      setTimeout(() => socket.destroy(), 200).unref();
+    };
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length < 8) return;
+      if (got.readUInt32LE(0) !== FRAME_KIND.hello) return refuse('PROTOCOL_VIOLATION', 'the data connection did not start with a greeting');
+      const length = got.readUInt32LE(4);
+      if (length > MAX_JSON_FRAME_BYTES) return refuse('PROTOCOL_VIOLATION', `a greeting of ${length} bytes`);
+      if (got.length < 8 + length) return;
+      socket.off('data', onData);
+      let hello: { jobId?: unknown; rank?: unknown; token?: unknown } = {};
+      try {
+        hello = JSON.parse(got.subarray(8, 8 + length).toString('utf8')) as typeof hello;
+      } catch {
+        return refuse('PROTOCOL_VIOLATION', 'the greeting is not JSON');
+      }
+      if (typeof hello.token !== 'string' || !this.expect.verifier.verify(hello.token)) return refuse('UNAUTHENTICATED', `rank ${this.expect.rank} of job ${this.expect.jobId} refused a data connection: the token does not match this job`);
+      if (hello.jobId !== this.expect.jobId) return refuse('CONFIG_MISMATCH', `rank ${this.expect.rank} serves job "${this.expect.jobId}", not "${String(hello.jobId)}"`);
+      if (hello.rank !== this.expect.successorRank) return refuse('CONFIG_MISMATCH', `rank ${this.expect.rank} sends to rank ${this.expect.successorRank}, not rank ${String(hello.rank)}`);
+      if (this.accepted && !this.accepted.lost) return refuse('CONFIG_MISMATCH', `rank ${this.expect.rank} already has a data connection from rank ${this.expect.successorRank}`);
+      const ack = Buffer.alloc(FRAME_HEADER_BYTES);
+      ack.writeUInt32LE(FRAME_KIND.ack, 0);
+      socket.write(ack);
+      const link = new OutboundLink(socket, this.expect.rank, { rank: this.expect.successorRank, address: `${socket.remoteAddress}:${socket.remotePort}` });
+      this.accepted = link;
+      this.waiter?.resolve(link);
+      this.waiter = undefined;
+    };
+    socket.on('data', onData);
+    socket.on('error', () => undefined); // a refused or dropped greeting is logged via lastRefusal, not thrown
+  }
+}
+
+/** A neighbour that closed its group has left, as far as this rank is concerned. */
+function neighbourCode(code: unknown): CollectiveErrorCode {
+  if (typeof code !== 'string' || code === 'CLOSED') return 'PEER_LEFT';
+  return code as CollectiveErrorCode;
+}
