@@ -226,6 +226,10 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('deploy/k8s %s',
     const rank = parseCollectiveEnv({ ...env, RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '10.1.2.4', COLLECTIVE_JOB_ID: 'job', COLLECTIVE_TOKEN: 'a-token-of-16-chars' });
     const collectivePort = containerPort(c, 'collective');
     expect(rank.COLLECTIVE_PORT).toBe(collectivePort);
+    // The socket data plane listens on its own port, which the gpu-worker's validated env and the rank agree on.
+    expect(rank.COLLECTIVE_DATA_PORT).toBe(containerPort(c, 'collective-data'));
+    expect(parsed.COLLECTIVE_DATA_PORT).toBe(containerPort(c, 'collective-data'));
+    expect(parsed.COLLECTIVE_PORT).toBe(collectivePort);
     expect(rank.MASTER_PORT).toBe(collectivePort);
     expect(rank.COLLECTIVE_ADVERTISE_HOST).toBe(FIELD_REFS['status.podIP']);
   });
@@ -235,13 +239,18 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('deploy/k8s %s',
     expect(policies.some((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.policyTypes.includes('Ingress') && !p.spec.ingress)).toBe(true);
     const gpu = find(objects(), 'Deployment', 'gpu-worker');
     const collectivePort = containerPort(mainContainer(gpu), 'collective');
+    const dataPort = containerPort(mainContainer(gpu), 'collective-data');
+    // Some policy must let gpu-workers reach both collective ports.
+    const gpuPolicies = policies.filter((p) => p.spec.podSelector.matchLabels && selectedDeployments(objects(), p.spec.podSelector.matchLabels).map(appOf).includes('gpu-worker'));
+    const admitted = gpuPolicies.flatMap((p) => (p.spec.ingress ?? []).flatMap((rule: { ports?: { port: number | string }[] }) => (rule.ports ?? []).map((x) => containerPort(mainContainer(gpu), x.port))));
+    expect(admitted).toEqual(expect.arrayContaining([collectivePort, dataPort]));
     for (const p of policies) {
       const pods = p.spec.podSelector.matchLabels ? selectedDeployments(objects(), p.spec.podSelector.matchLabels) : deployments(objects());
       for (const rule of p.spec.ingress ?? []) {
         for (const d of pods) {
           const ports = (rule.ports ?? []).map((x: { port: number | string }) => containerPort(mainContainer(d), x.port));
           if (!rule.from) expect({ policy: p.metadata.name, open: appOf(d) }).toEqual({ policy: p.metadata.name, open: 'api-gateway' });
-          if (appOf(d) === 'gpu-worker' && (ports.length === 0 || ports.includes(collectivePort))) {
+          if (appOf(d) === 'gpu-worker' && (ports.length === 0 || ports.includes(collectivePort) || ports.includes(dataPort))) {
             // Sources: pods of this namespace only (no namespaceSelector, no ipBlock), and gpu-workers only.
             const sources = (rule.from ?? [{}]) as { podSelector?: { matchLabels?: Record<string, string> } }[];
             for (const f of sources) {

@@ -32,8 +32,9 @@ export interface CollectiveThreadSettings {
   attempt: number;
   token: string;
   bindHost: string;
-  /** 0 picks a free port. */
+  /** gRPC (control) and socket data plane ports; 0 picks a free one. */
   port: number;
+  dataPort: number;
   deadlineMs: number;
   joinTimeoutMs: number;
   bucketBytes: number;

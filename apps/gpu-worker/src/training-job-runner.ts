@@ -182,6 +182,7 @@ export class TrainingJobRunner {
         token: a.token,
         bindHost: env.COLLECTIVE_BIND_HOST,
         port: env.COLLECTIVE_PORT === 0 ? 0 : env.COLLECTIVE_PORT + a.slot,
+        dataPort: env.COLLECTIVE_DATA_PORT === 0 ? 0 : env.COLLECTIVE_DATA_PORT + a.slot,
         deadlineMs: env.COLLECTIVE_DEADLINE_MS,
         joinTimeoutMs: env.COLLECTIVE_JOIN_TIMEOUT_MS,
         bucketBytes: env.COLLECTIVE_BUCKET_BYTES,

@@ -67,6 +67,7 @@ async function joinGang(jobId: string, c: CollectiveThreadSettings): Promise<Col
     deadlineMs: c.deadlineMs,
     joinTimeoutMs: c.joinTimeoutMs,
     bucketBytes: c.bucketBytes,
+    dataPort: c.dataPort,
   });
   post({ type: 'collective-joined' });
   return group;

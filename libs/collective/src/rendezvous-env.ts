@@ -39,6 +39,8 @@ export const collectiveEnvSchema = z
     /** Port of a non-master rank's server; 0 picks a free one (advertised through the master). */
     COLLECTIVE_PORT: int(0, 65535).default(0),
     COLLECTIVE_BIND_HOST: z.string().min(1).default('0.0.0.0'),
+    /** Port of the rank's all-reduce data connection listener; 0 picks a free one (told to the successor at join). */
+    COLLECTIVE_DATA_PORT: int(0, 65535).default(0),
     COLLECTIVE_DEADLINE_MS: int(1, 3_600_000).optional(),
     COLLECTIVE_JOIN_TIMEOUT_MS: int(1, 3_600_000).optional(),
     COLLECTIVE_BUCKET_BYTES: int(4, 256 << 20).optional(),
@@ -79,6 +81,7 @@ export async function joinFromEnv(env: Record<string, string | undefined> = proc
     deadlineMs: e.COLLECTIVE_DEADLINE_MS,
     joinTimeoutMs: e.COLLECTIVE_JOIN_TIMEOUT_MS,
     bucketBytes: e.COLLECTIVE_BUCKET_BYTES,
+    dataPort: e.COLLECTIVE_DATA_PORT,
   };
   if (e.WORLD_SIZE === 1) return CollectiveGroup.join({ ...common, peers: [] });
   if (e.COLLECTIVE_PEERS) return CollectiveGroup.join({ ...common, peers: e.COLLECTIVE_PEERS });

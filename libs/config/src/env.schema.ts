@@ -75,6 +75,8 @@ export const envSchema = z.object({
   COLLECTIVE_BIND_HOST: z.string().min(1).default('0.0.0.0'),
   /** Port of slot 0's collective server (slot s listens on COLLECTIVE_PORT + s); 0 picks a free port per rank. */
   COLLECTIVE_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Port of slot 0's all-reduce data connection listener (slot s: + s); 0 picks a free port per rank. */
+  COLLECTIVE_DATA_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Longest one gradient all-reduce may wait for the other ranks (rank 0 validates at each epoch's end meanwhile). */
   COLLECTIVE_DEADLINE_MS: z.coerce.number().int().min(100).max(3_600_000).default(120_000),
   /** Longest a rank waits for its gang's other ranks to start listening and answer. */
