@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,7 +13,8 @@ import { startStack } from './stack.js';
 /**
  * The platform's main job on one machine: start the stack, generate the synthetic multimodal data
  * set, submit a training job over REST, follow it live over Socket.IO, print the final metrics and
- * the model id, and stop the stack.
+ * the model id, and stop the stack. `--workers N` starts N gpu-workers and trains the job on all of
+ * them at once (data-parallel, gang-scheduled; docs/distributed.md).
  */
 const { values: args } = parseArgs({
   options: {
@@ -20,8 +22,10 @@ const { values: args } = parseArgs({
     epochs: { type: 'string', default: '5' },
     seed: { type: 'string', default: '7' },
     port: { type: 'string', default: process.env['GATEWAY_PORT'] ?? '3000' },
+    workers: { type: 'string', default: '1' },
   },
 });
+const workers = positiveInt('workers', args.workers);
 const cases = positiveInt('cases', args.cases);
 const epochs = positiveInt('epochs', args.epochs);
 const seed = positiveInt('seed', args.seed);
@@ -30,7 +34,10 @@ const adminKey = process.env['BOOTSTRAP_ADMIN_KEY'] ?? 'dev-admin-key-change-me-
 const base = `http://127.0.0.1:${args.port}`;
 const varDir = resolve(root, 'var');
 
-const stack = startStack(root, { ...process.env, BOOTSTRAP_ADMIN_KEY: adminKey, GATEWAY_PORT: args.port, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info' }, join(varDir, 'logs'));
+const stack = startStack(root, { ...process.env, BOOTSTRAP_ADMIN_KEY: adminKey, GATEWAY_PORT: args.port, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info' }, join(varDir, 'logs'), {
+  gpuWorkers: workers,
+  cores: availableParallelism(),
+});
 process.on('SIGINT', () => void stack.stop().then(() => process.exit(130)));
 
 try {
@@ -63,15 +70,18 @@ async function run(): Promise<number> {
     name: 'quickstart: small CNN + clinical MLP, concatenation',
     dataConfig: { datasetId: dataset.id },
     modelConfig: { backbone: 'small_cnn', fusion: 'concatenate', numClasses: 2, imageSize: stats.imageSize },
-    trainingConfig: { epochs, batchSize: 32, learningRate: 0.01, seed, monitorMetric: 'val_auc', monitorMode: 'max' },
+    trainingConfig: { epochs, batchSize: 32, learningRate: 0.01, seed, monitorMetric: 'val_auc', monitorMode: 'max', resources: { workers } },
   });
-  console.error(`training job ${job.id} submitted`);
+  console.error(`training job ${job.id} submitted${workers > 1 ? ` to ${workers} workers (one rank each)` : ''}`);
 
   const final = await follow(job.id as string);
   const jobRow = await get(`/api/v1/training-jobs/${job.id}`);
   console.log('\nfinal metrics:');
   for (const [k, v] of Object.entries((final.metrics ?? {}) as Record<string, number>)) console.log(`  ${k.padEnd(24)} ${v.toFixed(4)}`);
   console.log(`backend: ${jobRow.backend}   epochs: ${jobRow.currentEpoch}   wall time: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  for (const r of (jobRow.ranks ?? []) as Array<{ rank: number; workerId: string; host: string; port: number | null; samplesPerSecond: number | null }>) {
+    console.log(`rank ${r.rank}: ${r.workerId} at ${r.host}:${r.port}, ${(r.samplesPerSecond ?? 0).toFixed(0)} samples/s in the last epoch`);
+  }
   console.log(`model id: ${final.modelId}`);
   return final.status === 'completed' ? 0 : 1;
 }
