@@ -54,6 +54,16 @@ export const modelConfigSchema = z.strictObject({
     .default(1),
   /** ViT patch size in pixels; unset = imageSize / 8 clamped to 4..16 (16 at 224 px). */
   patchSize: z.int().min(2, { message: 'patchSize must be at least 2' }).max(64, { message: 'patchSize must be at most 64' }).optional(),
+  /**
+   * Gradient checkpointing: each backbone block (ResNet basic block, MobileNetV2 / EfficientNet
+   * inverted residual, DenseNet dense layer and transition, ViT encoder block) keeps only its input
+   * in the forward pass and is computed again in the backward pass. Same gradients and weights, a
+   * lower memory peak for one more forward pass per block; for deep backbones, large images or
+   * batches that do not fit in (GPU) memory otherwise. Off by default: on the CPU backends memory
+   * is rarely the limit and the extra compute is. Weight names do not change, so models and
+   * checkpoints load with it on or off. No effect on `small_cnn` (docs/training.md).
+   */
+  gradientCheckpointing: z.boolean().default(false),
   /** Filters of the `small_cnn` image branch's convolution blocks, one entry per block. */
   convFilters: z.array(z.int().min(1).max(1024)).min(1).max(6).default([4, 8]),
   imageFeatureSize: z.int().min(1).max(4096).default(32),

@@ -1,4 +1,5 @@
 import type { LayersModel, Shape } from '@tensorflow/tfjs';
+import { RecomputeBlock } from './recompute.js';
 
 type Layer = LayersModel['layers'][number];
 type LayerNode = Layer['inboundNodes'][number];
@@ -30,9 +31,15 @@ export interface ModelCost {
  */
 export function modelCost(model: LayersModel): ModelCost {
   const layers: LayerCost[] = [];
-  for (const layer of model.layers) {
-    const flops = layer.inboundNodes.reduce((sum, node) => sum + nodeFlops(layer, node), 0);
+  const count = (layer: Layer, calls: number) => {
+    const flops = calls * layer.inboundNodes.reduce((sum, node) => sum + nodeFlops(layer, node), 0);
     if (flops > 0) layers.push({ name: layer.name, className: layer.getClassName(), flops });
+  };
+  for (const layer of model.layers) {
+    // A recomputed block's layers keep the one call node they were built with; they run once
+    // per call of the block (the backward pass's re-run is not forward cost).
+    if (layer instanceof RecomputeBlock) for (const inner of layer.inner) count(inner, layer.inboundNodes.length);
+    else count(layer, 1);
   }
   const trainableParams = model.trainableWeights.reduce((n, w) => n + volume([null, ...w.shape]), 0);
   return { params: model.countParams(), trainableParams, flops: layers.reduce((s, l) => s + l.flops, 0), layers };

@@ -1,4 +1,4 @@
-import type { LayersModel, Optimizer, Tensor, Tensor2D } from '@tensorflow/tfjs';
+import type { LayersModel, Optimizer, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { ModelConfig, TrainingConfig } from '@medfusion/contracts';
 import type { LoadedDataset, Split } from '@medfusion/fusion';
 import type { CheckpointContents, StoredTensor } from './checkpoint-codec.js';
@@ -12,7 +12,7 @@ import { VIEW_IMAGES_INPUT, VIEW_MASK_INPUT } from './multiview/multiview-branch
 import { setDropoutStep } from './seeded-dropout.js';
 import { initialPlateauState, learningRateForUpdate, plateauStep, type PlateauState } from './lr-schedule.js';
 import { createOptimizer, setLearningRate } from './optimizers/optimizer-factory.js';
-import { toLiveOptimizerName, toStableOptimizerName } from './optimizers/optimizer-state.js';
+import { inVariableOrder, toLiveOptimizerName, toStableOptimizerName } from './optimizers/optimizer-state.js';
 import { GradientStep } from './training-step.js';
 import { loadInitialWeights } from './initial-weights.js';
 import { dataParallelStepsPerEpoch } from './distributed/batch-shard.js';
@@ -146,7 +146,7 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     learningRate: tc.learningRate,
   };
   if (tc.lrSchedule === 'reduce_on_plateau') meta.plateau ??= initialPlateauState(tc);
-  if (o.resume) await restore(tf, trained, optimizer, o.resume);
+  if (o.resume) await restore(tf, trained, optimizer, o.resume, stepper.trainables);
   const dp = o.distributed ? new DataParallel(tf, o.distributed.group, stepper.trainables, o.control) : undefined;
   if (dp) await dp.broadcastWeights(trained);
   const root = !dp || dp.isRoot;
@@ -407,10 +407,28 @@ async function snapshot(model: LayersModel, optimizer: Optimizer, meta: Checkpoi
   return { meta: structuredClone(meta), weights, optimizer: optimizer_ };
 }
 
-async function restore(tf: Tf, model: LayersModel, optimizer: Optimizer, c: CheckpointContents<CheckpointMeta>): Promise<void> {
+/**
+ * Weights are matched by name when every name matches, so a checkpoint loads into a model that
+ * lists its weights in another order (gradient checkpointing lists each block's weights together);
+ * otherwise (layers TF.js named itself, numbered per process) in order, as checkpoints always were.
+ * The optimizer's slots follow `trainables`, the order the step hands it gradients in.
+ */
+async function restore(tf: Tf, model: LayersModel, optimizer: Optimizer, c: CheckpointContents<CheckpointMeta>, trainables: readonly Variable[]): Promise<void> {
   if (c.weights.length !== model.weights.length) {
     throw new Error(`checkpoint has ${c.weights.length} weight tensors but the model has ${model.weights.length}; was the model config changed?`);
   }
-  model.setWeights(c.weights.map((w) => tf.tensor(w.data, w.shape)));
-  if (c.optimizer.length) await optimizer.setWeights(c.optimizer.map((t) => ({ name: toLiveOptimizerName(model, t.name), tensor: tf.tensor(t.data, t.shape) })));
+  const byName = new Map(c.weights.map((w) => [w.name, w]));
+  const named = byName.size === c.weights.length && model.weights.every((w) => byName.has(w.originalName));
+  const stored = named ? model.weights.map((w) => byName.get(w.originalName)!) : c.weights;
+  model.weights.forEach((w, i) => {
+    const s = stored[i]!.shape;
+    if (s.length !== w.shape.length || s.some((d, k) => d !== w.shape[k])) {
+      throw new Error(`checkpoint weight ${stored[i]!.name} has shape [${s.join(', ')}] but the model's ${w.originalName} is [${w.shape.join(', ')}]; was the model config changed?`);
+    }
+  });
+  model.setWeights(stored.map((w) => tf.tensor(w.data, w.shape)));
+  if (c.optimizer.length) {
+    const state = c.optimizer.map((t) => ({ name: toLiveOptimizerName(model, t.name), tensor: tf.tensor(t.data, t.shape) }));
+    await optimizer.setWeights(inVariableOrder(state, trainables));
+  }
 }

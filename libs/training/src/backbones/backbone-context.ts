@@ -1,5 +1,6 @@
 import type { SymbolicTensor, initializers } from '@tensorflow/tfjs';
 import type { Tf } from '../compute-backend.js';
+import { recomputeBlockOf } from '../recompute.js';
 
 type Initializer = ReturnType<typeof initializers.glorotUniform>;
 
@@ -15,6 +16,8 @@ export interface BackboneOptions {
   patchSize?: number;
   /** `small_cnn` only: filters per convolution block. */
   convFilters: readonly number[];
+  /** Wrap each block in a RecomputeBlock (modelConfig.gradientCheckpointing). */
+  gradientCheckpointing: boolean;
 }
 
 /** What every backbone builder receives. */
@@ -76,6 +79,17 @@ export function stemReduction(imageSize: number): 1 | 2 | 4 {
 export function earlyStrides(imageSize: number): [number, number] {
   const r = stemReduction(imageSize);
   return r === 4 ? [2, 2] : r === 2 ? [2, 1] : [1, 1];
+}
+
+/**
+ * One backbone block, built by `body` on `x` as usual. With gradient checkpointing its layers then
+ * move into a RecomputeBlock named `<name>_recompute`: the same layers, weight names and initial
+ * weights, but in training only the block's input is kept and the rest is recomputed in the
+ * backward pass.
+ */
+export function recomputable(ctx: BackboneContext, x: SymbolicTensor, name: string, body: (x: SymbolicTensor) => SymbolicTensor): SymbolicTensor {
+  const y = body(x);
+  return ctx.options.gradientCheckpointing ? recomputeBlockOf(x, y, `${name}_recompute`) : y;
 }
 
 export interface ConvSpec {

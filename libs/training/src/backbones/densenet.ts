@@ -7,6 +7,7 @@ import {
   convBn,
   earlyStrides,
   poolFeatureMap,
+  recomputable,
   scaledDepth,
   scaledWidth,
   type BackboneBuilder,
@@ -49,8 +50,12 @@ export const densenet121: BackboneBuilder = (ctx) => {
   let x = convBn(ctx, ctx.input, { filters: 2 * growth, kernel: stemStride === 2 ? 7 : 3, stride: stemStride, name: `${P}_stem_conv` }, 'relu');
   if (poolStride === 2) x = ctx.tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: `${P}_stem_pool` }).apply(x) as SymbolicTensor;
   BLOCKS.forEach((layers, b) => {
-    for (let l = 0; l < scaledDepth(layers, depth); l++) x = denseLayer(ctx, x, growth, `${P}_block${b + 1}_layer${l + 1}`);
-    if (b < BLOCKS.length - 1) x = transition(ctx, x, `${P}_transition${b + 1}`);
+    for (let l = 0; l < scaledDepth(layers, depth); l++) {
+      const name = `${P}_block${b + 1}_layer${l + 1}`;
+      x = recomputable(ctx, x, name, (h) => denseLayer(ctx, h, growth, name));
+    }
+    const name = `${P}_transition${b + 1}`;
+    if (b < BLOCKS.length - 1) x = recomputable(ctx, x, name, (h) => transition(ctx, h, name));
   });
   x = activation(ctx, batchNorm(ctx, x, `${P}_final_bn`), 'relu', `${P}_final_relu`);
   return poolFeatureMap(ctx, x, `${P}_gap`);

@@ -33,6 +33,7 @@ export function backboneOptions(cfg: ModelConfig): BackboneOptions {
     depth: cfg.backboneDepth,
     patchSize: cfg.patchSize,
     convFilters: cfg.convFilters,
+    gradientCheckpointing: cfg.gradientCheckpointing,
   };
 }
 

@@ -10,6 +10,7 @@ import {
   earlyStrides,
   globalAveragePool,
   poolFeatureMap,
+  recomputable,
   scaledDepth,
   scaledWidth,
   type Activation,
@@ -80,7 +81,10 @@ export function invertedResidualNetwork(ctx: BackboneContext, net: InvertedResid
   net.stages.forEach((st, s) => {
     const out = scaledWidth(st.c, width, 8);
     const firstStride = s === 1 ? secondStride : st.s;
-    for (let b = 0; b < scaledDepth(st.n, depth); b++) x = block(ctx, x, net, st, out, b === 0 ? firstStride : 1, `${P}_stage${s + 1}_block${b + 1}`);
+    for (let b = 0; b < scaledDepth(st.n, depth); b++) {
+      const name = `${P}_stage${s + 1}_block${b + 1}`;
+      x = recomputable(ctx, x, name, (h) => block(ctx, h, net, st, out, b === 0 ? firstStride : 1, name));
+    }
   });
   x = convBn(ctx, x, { filters: net.headChannels, kernel: 1, name: `${P}_head_conv` }, net.activation);
   return poolFeatureMap(ctx, x, `${P}_gap`);

@@ -7,6 +7,7 @@ import {
   convBn,
   earlyStrides,
   poolFeatureMap,
+  recomputable,
   scaledDepth,
   scaledWidth,
   batchNorm,
@@ -43,7 +44,8 @@ function resnet(blocksPerStage: readonly number[]): BackboneBuilder {
     blocksPerStage.forEach((blocks, s) => {
       const filters = scaledWidth(STAGE_WIDTHS[s]!, width);
       for (let b = 0; b < scaledDepth(blocks, depth); b++) {
-        x = basicBlock(ctx, x, filters, b === 0 && s > 0 ? 2 : 1, `${P}_stage${s + 1}_block${b + 1}`);
+        const name = `${P}_stage${s + 1}_block${b + 1}`;
+        x = recomputable(ctx, x, name, (h) => basicBlock(ctx, h, filters, b === 0 && s > 0 ? 2 : 1, name));
       }
     });
     return poolFeatureMap(ctx, x, `${P}_gap`);

@@ -1,6 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs';
 import { ClsToken, MultiHeadAttention, SelectToken } from '../fusion/attention-layers.js';
-import { scaledDepth, scaledWidth, type BackboneBuilder, type BackboneContext } from './backbone-context.js';
+import { recomputable, scaledDepth, scaledWidth, type BackboneBuilder, type BackboneContext } from './backbone-context.js';
 import { PositionEmbedding } from './vit-layers.js';
 
 const P = 'image_vit';
@@ -52,7 +52,10 @@ export const vitTiny: BackboneBuilder = (ctx) => {
   x = tf.layers.reshape({ targetShape: [grid * grid, dim], name: `${P}_tokens` }).apply(x) as SymbolicTensor;
   x = new ClsToken({ name: `${P}_cls` }).apply(x) as SymbolicTensor;
   x = new PositionEmbedding({ seed: ctx.nextSeed(), name: `${P}_pos_embed` }).apply(x) as SymbolicTensor;
-  for (let b = 0; b < scaledDepth(BLOCKS, options.depth); b++) x = encoderBlock(ctx, x, dim, `${P}_block${b + 1}`);
+  for (let b = 0; b < scaledDepth(BLOCKS, options.depth); b++) {
+    const name = `${P}_block${b + 1}`;
+    x = recomputable(ctx, x, name, (h) => encoderBlock(ctx, h, dim, name));
+  }
   x = layerNorm(ctx, x, `${P}_final_ln`);
   return new SelectToken({ index: 0, name: `${P}_cls_out` }).apply(x) as SymbolicTensor;
 };
