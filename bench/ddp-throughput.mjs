@@ -2,10 +2,11 @@
 // Data-parallel training throughput: the issue's reference model (64x64x1 image: conv 16/32/64 +
 // 2x2 max-pool, GAP; 16 clinical -> dense 32; concat; dense 64; dense 2 softmax; Adam) on the
 // onnx-cpu backend with 1 thread per rank, batch 32 per rank. 1 rank = a plain process (no
-// collective at all); N ranks = N processes on 127.0.0.1 joined by the gRPC collective, each step
+// collective at all); N ranks = N processes on 127.0.0.1 joined by libs/collective (--transport
+// socket, the default data plane, or grpc), each step
 // going through the training library's GradientStep and DataParallel (case-weighted gradient
 // all-reduce, the same update everywhere). Reports samples/s (sum over ranks) and the ratio.
-// Usage: npm run build && node bench/ddp-throughput.mjs [--steps 30] [--warmup 3] [--batch 32] [--ranks 2] [--no-addon]
+// Usage: npm run build && node bench/ddp-throughput.mjs [--steps 30] [--warmup 3] [--batch 32] [--ranks 2] [--no-addon] [--transport socket|grpc]
 // Timings are wall-clock on a shared machine: the load average is printed beside them.
 import { fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     ranks: { type: 'string', default: '2' },
     'no-addon': { type: 'boolean', default: false },
+    transport: { type: 'string', default: 'socket' },
     child: { type: 'boolean', default: false },
   },
 });
@@ -43,7 +45,7 @@ async function main() {
   console.log(`1 rank  (plain process):       ${one.total.toFixed(1)} samples/s; CPU ${one.cpuMs[0].toFixed(0)} ms per step of ${one.stepMs[0].toFixed(0)} ms   [load ${load()}]`);
   const many = await runGroup(ranks, { steps, warmup, batch, addon });
   console.log(
-    `${ranks} ranks (processes + gRPC): ${many.total.toFixed(1)} samples/s = ${many.perRank.map((v) => v.toFixed(1)).join(' + ')}; ` +
+    `${ranks} ranks (processes + ${values.transport} collective): ${many.total.toFixed(1)} samples/s = ${many.perRank.map((v) => v.toFixed(1)).join(' + ')}; ` +
       `all-reduce wait ${many.reduceMs.map((v) => v.toFixed(1)).join(' / ')} ms (CPU ${many.reduceCpuMs.map((v) => v.toFixed(1)).join(' / ')} ms) per step of ${many.stepMs.map((v) => v.toFixed(0)).join(' / ')} ms; ` +
       `CPU ${many.cpuMs.map((v) => v.toFixed(0)).join(' / ')} ms per step   [load ${load()}]`,
   );
@@ -54,7 +56,7 @@ async function main() {
 }
 
 async function runGroup(worldSize, settings) {
-  const children = Array.from({ length: worldSize }, () => fork(new URL(import.meta.url).pathname, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const children = Array.from({ length: worldSize }, () => fork(new URL(import.meta.url).pathname, ['--child', '--transport', values.transport], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   try {
     const message = (c, type) => new Promise((resolve, reject) => {
       c.on('message', (m) => (m.type === type ? resolve(m) : m.type === 'error' ? reject(new Error(m.message)) : undefined));
@@ -106,7 +108,7 @@ async function rankProcess() {
     let group;
     let dp;
     if (worldSize > 1) {
-      group = await CollectiveGroup.join({ jobId: 'ddp-bench', rank, worldSize, peers, server, token: 'ddp-bench-token-0123456', joinTimeoutMs: 60_000 });
+      group = await CollectiveGroup.join({ jobId: 'ddp-bench', rank, worldSize, peers, server, token: 'ddp-bench-token-0123456', joinTimeoutMs: 60_000, transport: values.transport });
       dp = new DataParallel(tf, group, stepper.trainables);
       await dp.broadcastWeights(model);
     } else {
