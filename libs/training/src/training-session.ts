@@ -34,6 +34,12 @@ export interface CheckpointMeta {
   learningRate: number;
   /** `reduce_on_plateau` state after the last finished epoch (absent in checkpoints of other schedules and of older versions). */
   plateau?: PlateauState;
+  /**
+   * TF.js Adam's running powers of beta1 and beta2 (float32). Its setWeights recomputes them with
+   * pow(), which can differ from the running product in the last bit, and Adam carries that into
+   * the weights; restoring them makes a resume bit-exact. Absent for other optimizers and in older checkpoints.
+   */
+  adamAccBeta?: [number, number];
 }
 
 /** A control request the session honours between steps. */
@@ -404,7 +410,17 @@ async function snapshot(model: LayersModel, optimizer: Optimizer, meta: Checkpoi
     shape: t.tensor.shape,
     data: Float32Array.from(t.tensor.dataSync()),
   }));
-  return { meta: structuredClone(meta), weights, optimizer: optimizer_ };
+  const acc = adamAccBetas(optimizer);
+  const saved = structuredClone(meta);
+  if (acc) saved.adamAccBeta = [acc[0].dataSync()[0]!, acc[1].dataSync()[0]!];
+  return { meta: saved, weights, optimizer: optimizer_ };
+}
+
+/** TF.js AdamOptimizer's accBeta1/accBeta2 variables (not part of its public API, hence the shape check). */
+function adamAccBetas(optimizer: Optimizer): [Variable, Variable] | undefined {
+  const o = optimizer as unknown as { getClassName(): string; accBeta1?: Variable; accBeta2?: Variable };
+  if (o.getClassName() !== 'Adam' || !o.accBeta1 || !o.accBeta2) return undefined;
+  return [o.accBeta1, o.accBeta2];
 }
 
 /**
@@ -430,5 +446,7 @@ async function restore(tf: Tf, model: LayersModel, optimizer: Optimizer, c: Chec
   if (c.optimizer.length) {
     const state = c.optimizer.map((t) => ({ name: toLiveOptimizerName(model, t.name), tensor: tf.tensor(t.data, t.shape) }));
     await optimizer.setWeights(inVariableOrder(state, trainables));
+    const acc = adamAccBetas(optimizer);
+    if (acc && c.meta.adamAccBeta) c.meta.adamAccBeta.forEach((value, i) => tf.tidy(() => acc[i]!.assign(tf.scalar(value))));
   }
 }
