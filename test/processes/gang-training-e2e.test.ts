@@ -37,6 +37,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
   let workDir: string;
   const procs: AppProcess[] = [];
   const workers = new Map<string, AppProcess>();
+  let scheduler: AppProcess;
   const sockets: Socket[] = [];
 
   async function startApp(app: string, extra: Record<string, string>, healthVar: string): Promise<AppProcess> {
@@ -124,7 +125,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     datasetId = ds.body.id;
     db = new pg.Client({ connectionString: r.databaseUrl });
     await db.connect();
-    await startApp('scheduler', { GANG_SCHEDULE_INTERVAL_MS: '250', WORKER_HEARTBEAT_TTL_MS: '3000', GANG_RESERVE_AFTER_MS: '600000' }, 'SCHEDULER_HEALTH_PORT');
+    scheduler = await startApp('scheduler', { GANG_SCHEDULE_INTERVAL_MS: '250', WORKER_HEARTBEAT_TTL_MS: '3000', GANG_RESERVE_AFTER_MS: '600000' }, 'SCHEDULER_HEALTH_PORT');
     await Promise.all([startWorker('worker-a'), startWorker('worker-b')]);
   });
 
@@ -136,11 +137,15 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  afterEach(() => {
-    // Keep what the processes said when a test fails: it is the only account of what happened.
-    const state = expect.getState();
-    if (state.assertionCalls > 0 && state.suppressedErrors?.length) procs.forEach((p, i) => console.log(`--- process ${i}\n${p.output().slice(-4000)}`));
-  });
+  /** Runs a test body; on failure prints what the processes logged (the only account of what happened), then fails. */
+  const withLogs = (body: () => Promise<void>) => async () => {
+    try {
+      await body();
+    } catch (error) {
+      procs.forEach((p, i) => console.log(`--- process ${i}\n${p.output().slice(-6000)}`));
+      throw error;
+    }
+  };
 
   it('trains one job on two workers: both ranks shown over REST and Socket.IO, per-rank throughput, one model', async () => {
     const id = await submit({ epochs: 3, resources: { workers: 2 } });
@@ -184,9 +189,10 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE state <> 'idle'`)).rows[0].n).toBe(0);
   });
 
-  it('recovers from a SIGKILLed rank: the survivor notices within the deadline, a new gang resumes from the last checkpoint', async () => {
+  it('recovers from a SIGKILLed rank: the survivor notices within the deadline, a new gang resumes from the last checkpoint', withLogs(async () => {
     await startWorker('worker-c');
-    const id = await submit({ epochs: 12, checkpointEvery: 1, keepLastCheckpoints: 20, resources: { workers: 2 } });
+    // Long enough that the kill always lands mid-training, even on a loaded machine (~0.25 s per epoch here).
+    const id = await submit({ epochs: 40, checkpointEvery: 1, keepLastCheckpoints: 50, resources: { workers: 2 } });
     const events = await watch(id);
     await waitFor('a checkpoint', async () => events.some((e) => e.type === 'checkpoint' && e.epoch >= 1), 120_000);
     const first = (await job(id)) as { ranks: TrainingRank[] };
@@ -194,6 +200,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     const survivor = first.ranks.find((x) => x.rank === 0)!;
     workers.get(victim.workerId)!.proc.kill('SIGKILL');
     const killedAt = Date.now();
+    workers.delete(victim.workerId);
 
     // Rank 0 loses its peer: its rank fails with the collective's error, within the deadline.
     const failed = await waitFor(
@@ -209,7 +216,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
 
     const done = await untilStatus(id, 'completed', 240_000);
     expect(done.restarts).toBe(1);
-    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     const ranks = done.ranks as TrainingRank[];
     expect(ranks.map((x) => x.workerId)).not.toContain(victim.workerId);
     expect(ranks.map((x) => x.workerId)).toContain(survivor.workerId);
@@ -228,11 +235,12 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     expect(epochsAfter.filter((e) => e <= resumed.epoch).length).toBe(resumed.epoch);
     // The dead worker's slot is removed once its heartbeat is older than WORKER_HEARTBEAT_TTL_MS.
     await waitFor('the dead slot to expire', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE worker_id = $1`, [victim.workerId])).rows[0].n === 0, 15_000);
-  });
+  }));
 
   it('hands a gang back in step when a worker running rank 1 gets SIGTERM: rank 0 checkpoints, a new gang continues without a restart', async () => {
     await startWorker('worker-d');
-    const id = await submit({ epochs: 12, checkpointEvery: 1, keepLastCheckpoints: 20, resources: { workers: 2 } });
+    // Long enough that the kill always lands mid-training, even on a loaded machine (~0.25 s per epoch here).
+    const id = await submit({ epochs: 40, checkpointEvery: 1, keepLastCheckpoints: 50, resources: { workers: 2 } });
     const events = await watch(id);
     await waitFor('a few steps', async () => events.filter((e) => e.type === 'step').length >= 3, 120_000);
     const first = (await job(id)) as { ranks: TrainingRank[] };
@@ -244,7 +252,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
 
     const done = await untilStatus(id, 'completed', 240_000);
     expect(done.restarts).toBe(0); // a hand-back is not a failure
-    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect((done.ranks as TrainingRank[]).map((x) => x.workerId)).not.toContain(leaving.workerId);
     // The next gang resumed from a checkpoint rank 0 wrote, not from scratch.
     const [resumed] = (await db.query(
@@ -254,5 +262,26 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     expect(resumed).toBeDefined();
     expect(events.some((e) => e.type === 'status' && e.status === 'queued')).toBe(true);
     expect(proc.output()).toMatch(/gang rank finished/);
+  });
+
+  it('holds a freed worker for a gang that waited (no starvation): a single job submitted meanwhile waits until the gang has run', async () => {
+    // The scheduler again, now reserving for a gang as soon as it waits (GANG_RESERVE_AFTER_MS=0).
+    scheduler.proc.kill('SIGTERM');
+    await scheduler.exited;
+    scheduler = await startApp('scheduler', { GANG_SCHEDULE_INTERVAL_MS: '250', WORKER_HEARTBEAT_TTL_MS: '3000', GANG_RESERVE_AFTER_MS: '0' }, 'SCHEDULER_HEALTH_PORT');
+    const live = [...workers.keys()];
+    // Every worker but one is busy with a long single job; the gang needs all of them.
+    const long = await Promise.all(live.slice(1).map(() => submit({ epochs: 25 })));
+    await waitFor('the long jobs to run', async () => (await Promise.all(long.map(job))).every((j) => j.status === 'running'), 60_000);
+    const gang = await submit({ epochs: 2, resources: { workers: live.length } });
+    await waitFor('the free slot held for the gang', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE state = 'reserved' AND job_id = $1`, [gang])).rows[0].n === 1, 15_000);
+    const late = await submit({ epochs: 1 });
+    // The late single job does not get the held slot: it waits while the long jobs run.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await job(late)).status).toBe('queued');
+    const gangDone = await untilStatus(gang, 'completed', 240_000);
+    const lateDone = await untilStatus(late, 'completed', 240_000);
+    expect(new Date(lateDone.startedAt).getTime()).toBeGreaterThan(new Date(gangDone.startedAt).getTime());
+    for (const id of long) await untilStatus(id, 'completed', 240_000);
   });
 });

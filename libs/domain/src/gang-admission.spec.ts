@@ -4,7 +4,7 @@ const T0 = new Date('2026-12-03T12:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
 const settings = { reserveAfterMs: 10_000, reservationTimeoutMs: 60_000 };
 const slot = (workerId: string, n: number, state: SlotView['state'] = 'idle', jobId: string | null = null, since = T0): SlotView => ({ workerId, slot: n, state, jobId, since });
-const gang = (jobId: string, workers: number, waitingSince = T0): WaitingGang => ({ jobId, workers, waitingSince });
+const gang = (jobId: string, workers: number, waitingSince = T0, reservingSince: Date | null = null): WaitingGang => ({ jobId, workers, waitingSince, reservingSince });
 const kinds = (actions: GangAction[]) => actions.filter((a) => a.kind !== 'note');
 
 describe('gang admission', () => {
@@ -37,18 +37,23 @@ describe('gang admission', () => {
 
     // s1 finished: its slot is free and is reserved too; s2 still runs.
     const later = [slot('w1', 0, 'reserved', 'g', at(10_000)), slot('w2', 0), slot('w3', 0, 'single', 's2')];
-    expect(kinds(planGangAdmission(at(20_000), [gang('g', 3)], later, settings))).toEqual([{ kind: 'reserve', jobId: 'g', slots: [{ workerId: 'w2', slot: 0 }] }]);
+    expect(kinds(planGangAdmission(at(20_000), [gang('g', 3, T0, at(10_000))], later, settings))).toEqual([{ kind: 'reserve', jobId: 'g', slots: [{ workerId: 'w2', slot: 0 }] }]);
 
     const ready = [slot('w1', 0, 'reserved', 'g', at(10_000)), slot('w2', 0, 'reserved', 'g', at(20_000)), slot('w3', 0)];
-    expect(planGangAdmission(at(30_000), [gang('g', 3)], ready, settings)).toEqual([
+    expect(planGangAdmission(at(30_000), [gang('g', 3, T0, at(10_000))], ready, settings)).toEqual([
       { kind: 'admit', jobId: 'g', slots: [{ workerId: 'w1', slot: 0 }, { workerId: 'w2', slot: 0 }, { workerId: 'w3', slot: 0 }] },
     ]);
   });
 
+  it('starts reserving even when no slot is free yet, so the next slot to free up is held for the gang', () => {
+    const allBusy = [slot('w1', 0, 'single', 's1'), slot('w2', 0, 'single', 's2')];
+    expect(kinds(planGangAdmission(at(10_000), [gang('g', 2)], allBusy, settings))).toEqual([{ kind: 'reserve', jobId: 'g', slots: [] }]);
+  });
+
   it('releases a reservation that did not complete within the timeout and restarts the wait', () => {
     const stuck = [slot('w1', 0, 'reserved', 'g', at(10_000)), slot('w2', 0, 'single', 'long')];
-    expect(kinds(planGangAdmission(at(69_999), [gang('g', 2)], stuck, settings))).toEqual([]);
-    const actions = planGangAdmission(at(70_000), [gang('g', 2)], stuck, settings);
+    expect(kinds(planGangAdmission(at(69_999), [gang('g', 2, T0, at(10_000))], stuck, settings))).toEqual([{ kind: 'reserve', jobId: 'g', slots: [] }]);
+    const actions = planGangAdmission(at(70_000), [gang('g', 2, T0, at(10_000))], stuck, settings);
     expect(kinds(actions)).toEqual([{ kind: 'release', jobId: 'g', restartWait: true }]);
     expect(actions.find((a) => a.kind === 'note')).toMatchObject({ note: expect.stringContaining('released them for other jobs') });
   });

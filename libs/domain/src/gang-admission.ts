@@ -9,7 +9,8 @@
  *   before the others have a slot.
  * - Single-worker jobs keep using free slots while a gang waits. A gang that has waited
  *   `reserveAfterMs` becomes the one gang that reserves: every slot that frees up is held for it
- *   (single jobs no longer get it) until it has N. Only one gang reserves at a time, so two gangs
+ *   (single jobs no longer get it: workers check that no gang reserves before they take a slot)
+ *   until it has N. Only one gang reserves at a time, so two gangs
  *   cannot each hold part of what the other needs (the classic partial-gang deadlock).
  * - A reservation that has not completed within `reservationTimeoutMs` is released and the gang's
  *   wait starts over, so no partial gang holds slots forever; single jobs flow again meanwhile.
@@ -35,6 +36,11 @@ export interface WaitingGang {
   workers: number;
   /** When the gang began waiting for workers (its starvation clock). */
   waitingSince: Date;
+  /**
+   * When the gang began reserving (null: it is not). While a gang reserves, no single job takes a
+   * slot that frees up (the worker checks it), so the slot is there for the gang at the next pass.
+   */
+  reservingSince: Date | null;
 }
 
 export interface GangAdmissionSettings {
@@ -50,7 +56,7 @@ export interface SlotRef {
 export type GangAction =
   /** Start the gang: `slots[r]` runs rank r. */
   | { kind: 'admit'; jobId: string; slots: SlotRef[] }
-  /** Hold these idle slots for the gang. */
+  /** The gang reserves (from now, if it did not already): hold these idle slots (possibly none yet) for it. */
   | { kind: 'reserve'; jobId: string; slots: SlotRef[] }
   /** Give the gang's reserved slots back; `restartWait` restarts its clock (after a timeout). */
   | { kind: 'release'; jobId: string; restartWait: boolean }
@@ -90,14 +96,13 @@ export function planGangAdmission(now: Date, gangs: WaitingGang[], slots: SlotVi
     }
     const waitedMs = now.getTime() - gang.waitingSince.getTime();
     if (live < gang.workers) {
-      if (mine.length) actions.push({ kind: 'release', jobId: gang.jobId, restartWait: false });
+      if (mine.length || gang.reservingSince) actions.push({ kind: 'release', jobId: gang.jobId, restartWait: false });
       actions.push({ kind: 'note', jobId: gang.jobId, note: `waiting for ${gang.workers} workers: only ${live} worker slot${live === 1 ? ' is' : 's are'} running (start more gpu-workers, or lower trainingConfig.resources.workers)` });
       continue;
     }
     if (reserver === undefined && waitedMs >= settings.reserveAfterMs) {
       reserver = gang.jobId;
-      const reservedSince = Math.min(...mine.map((s) => s.since.getTime()));
-      if (mine.length && now.getTime() - reservedSince >= settings.reservationTimeoutMs) {
+      if (gang.reservingSince && now.getTime() - gang.reservingSince.getTime() >= settings.reservationTimeoutMs) {
         actions.push({ kind: 'release', jobId: gang.jobId, restartWait: true });
         actions.push({
           kind: 'note',
@@ -106,12 +111,12 @@ export function planGangAdmission(now: Date, gangs: WaitingGang[], slots: SlotVi
         });
         continue;
       }
-      if (free.length) actions.push({ kind: 'reserve', jobId: gang.jobId, slots: free.map(ref) });
+      actions.push({ kind: 'reserve', jobId: gang.jobId, slots: free.map(ref) });
       actions.push({ kind: 'note', jobId: gang.jobId, note: `waiting for ${gang.workers} workers: ${mine.length + free.length} held for this job, the rest are busy` });
       free = [];
       continue;
     }
-    if (mine.length) actions.push({ kind: 'release', jobId: gang.jobId, restartWait: false });
+    if (mine.length || gang.reservingSince) actions.push({ kind: 'release', jobId: gang.jobId, restartWait: false });
     actions.push({ kind: 'note', jobId: gang.jobId, note: `waiting for ${gang.workers} workers: ${free.length + mine.length} of ${live} free` });
   }
   return actions;

@@ -101,9 +101,26 @@ describe('gang scheduling in Postgres', () => {
     const id = await newJob(3);
     expect(await gangs.reserve(id, [{ workerId: 'w1', slot: 0 }, { workerId: 'w1', slot: 1 }])).toBe(2);
     expect(await slots.takeForSingle('w1', await newJob(1))).toBeNull();
+    expect((await gangs.waitingGangs()).find((g) => g.jobId === id)?.reservingSince).toBeInstanceOf(Date);
     await gangs.release(id, true);
     expect(await slotRow('w1', 1)).toMatchObject({ state: 'idle' });
+    expect(await job(id)).toMatchObject({ gang_reserving_since: null });
     expect((await job(id)).gang_waiting_since).not.toBeNull();
+    expect(await slots.takeForSingle('w1', await newJob(1))).toBe(0);
+  });
+
+  it('while a gang reserves, a slot that frees up is not taken by a single job (even with nothing held yet)', async () => {
+    await slots.register('w1', 'h1', 1);
+    const single = await newJob(1);
+    expect(await slots.takeForSingle('w1', single)).toBe(0);
+    const id = await newJob(2);
+    expect(await gangs.reserve(id, [])).toBe(0);
+    await slots.free('w1', 0, single);
+    expect(await slots.takeForSingle('w1', await newJob(1))).toBeNull();
+    // A paused gang stops reserving: single jobs flow again.
+    await ds.query(`UPDATE training_jobs SET status = 'paused' WHERE id = $1`, [id]);
+    await gangs.waitingGangs();
+    expect(await job(id)).toMatchObject({ gang_reserving_since: null, gang_waiting_since: null });
     expect(await slots.takeForSingle('w1', await newJob(1))).toBe(0);
   });
 

@@ -95,7 +95,7 @@ describe('gang scheduler pass', () => {
     const t0 = await waitingSince(gang);
     await scheduler.pass(new Date(t0.getTime() + 10_000));
     expect(await slotStates()).toEqual(['w1/0:reserved', 'w2/0:single']);
-    const [{ since }] = await ds.query(`SELECT since FROM worker_slots WHERE worker_id = 'w1'`);
+    const [{ gang_reserving_since: since }] = await ds.query(`SELECT gang_reserving_since FROM training_jobs WHERE id = $1`, [gang]);
 
     await scheduler.pass(new Date(since.getTime() + 60_000));
     expect(await slotStates()).toEqual(['w1/0:idle', 'w2/0:single']);

@@ -47,6 +47,8 @@ export class TrainingJobEntity {
   @Column({ type: 'integer', default: 0 }) attempts!: number;
   /** Multi-worker jobs: when the job began waiting for a gang of workers (null while it runs). */
   @Column({ name: 'gang_waiting_since', type: 'timestamptz', nullable: true }) gangWaitingSince!: Date | null;
+  /** Multi-worker jobs: since when freed worker slots are held for this job (null: they are not). */
+  @Column({ name: 'gang_reserving_since', type: 'timestamptz', nullable: true }) gangReservingSince!: Date | null;
   /** Why a queued multi-worker job is still waiting, or what happened to its last gang. */
   @Column({ name: 'scheduling_note', type: 'text', nullable: true }) schedulingNote!: string | null;
   /** How often a broken gang (a rank died or lost its peers) was started again from a checkpoint. */

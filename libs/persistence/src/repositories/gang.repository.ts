@@ -60,14 +60,21 @@ export class GangRepository {
     return rows.map((r) => ({ workerId: r.worker_id, slot: r.slot, state: r.state, jobId: r.job_id }));
   }
 
-  /** Queued multi-worker jobs, oldest first; starts the wait clock of those that just began waiting. */
+  /**
+   * Queued multi-worker jobs, oldest first. Starts the wait clock of those that just began waiting,
+   * and clears both clocks of jobs that stopped waiting (paused, stopped: a resumed job waits anew).
+   */
   async waitingGangs(): Promise<WaitingGang[]> {
+    await this.ds.query(
+      `UPDATE training_jobs SET gang_waiting_since = NULL, gang_reserving_since = NULL
+        WHERE status NOT IN ('queued', 'running') AND (gang_waiting_since IS NOT NULL OR gang_reserving_since IS NOT NULL)`,
+    );
     await this.ds.query(`UPDATE training_jobs SET gang_waiting_since = now() WHERE status = 'queued' AND gang_waiting_since IS NULL AND ${GANG_JOB}`);
     const rows = (await this.ds.query(
-      `SELECT id, (training_config->'resources'->>'workers')::int AS workers, gang_waiting_since FROM training_jobs
+      `SELECT id, (training_config->'resources'->>'workers')::int AS workers, gang_waiting_since, gang_reserving_since FROM training_jobs
         WHERE status = 'queued' AND ${GANG_JOB} ORDER BY created_at, id`,
-    )) as Array<{ id: string; workers: number; gang_waiting_since: Date }>;
-    return rows.map((r) => ({ jobId: r.id, workers: r.workers, waitingSince: r.gang_waiting_since }));
+    )) as Array<{ id: string; workers: number; gang_waiting_since: Date; gang_reserving_since: Date | null }>;
+    return rows.map((r) => ({ jobId: r.id, workers: r.workers, waitingSince: r.gang_waiting_since, reservingSince: r.gang_reserving_since }));
   }
 
   /**
@@ -93,7 +100,7 @@ export class GangRepository {
       const hostOf = new Map(locked.map((l) => [`${l.worker_id}/${l.slot}`, l.host]));
       const [jobRows] = (await tx.query(
         `UPDATE training_jobs SET status = 'running', worker_id = $2, attempts = attempts + 1, started_at = COALESCE(started_at, now()),
-                error = NULL, gang_waiting_since = NULL, scheduling_note = NULL, updated_at = now()
+                error = NULL, gang_waiting_since = NULL, gang_reserving_since = NULL, scheduling_note = NULL, updated_at = now()
           WHERE id = $1 AND status = 'queued' RETURNING attempts`,
         [jobId, slots[0]!.workerId],
       )) as [Array<{ attempts: number }>, number];
@@ -126,8 +133,13 @@ export class GangRepository {
     });
   }
 
-  /** Holds idle slots for a waiting gang; returns how many it got (others may have been taken meanwhile). */
+  /**
+   * Marks the gang as reserving (single jobs take no freed slot from now on) and holds these idle
+   * slots for it; returns how many it got (others may have been taken meanwhile).
+   */
   async reserve(jobId: string, slots: SlotRef[]): Promise<number> {
+    await this.ds.query(`UPDATE training_jobs SET gang_reserving_since = COALESCE(gang_reserving_since, now()) WHERE id = $1 AND status = 'queued'`, [jobId]);
+    if (!slots.length) return 0;
     const [, affected] = (await this.ds.query(
       `UPDATE worker_slots SET state = 'reserved', job_id = $3, since = now()
         WHERE (worker_id, slot) IN (SELECT * FROM unnest($1::varchar[], $2::int[])) AND state = 'idle'`,
@@ -139,7 +151,7 @@ export class GangRepository {
   /** Gives a gang's reserved slots back; with `restartWait` its wait clock starts over. */
   async release(jobId: string, restartWait: boolean): Promise<void> {
     await this.ds.query(`UPDATE worker_slots SET state = 'idle', job_id = NULL, since = now() WHERE state = 'reserved' AND job_id = $1`, [jobId]);
-    if (restartWait) await this.ds.query(`UPDATE training_jobs SET gang_waiting_since = now() WHERE id = $1 AND status = 'queued'`, [jobId]);
+    await this.ds.query(`UPDATE training_jobs SET gang_reserving_since = NULL${restartWait ? ', gang_waiting_since = now()' : ''} WHERE id = $1`, [jobId]);
   }
 
   async note(jobId: string, note: string): Promise<void> {
@@ -178,7 +190,7 @@ export class GangRepository {
           scheduling_note = CASE WHEN desired_state IS NULL AND restarts < $4 THEN 'gang restarted after: ' || $3 ELSE scheduling_note END,
           completed_at = CASE WHEN desired_state = 'stop' OR (desired_state IS NULL AND restarts >= $4) THEN now() ELSE completed_at END,
           duration = CASE WHEN desired_state = 'stop' OR (desired_state IS NULL AND restarts >= $4) THEN EXTRACT(EPOCH FROM now() - started_at) ELSE duration END,
-          desired_state = NULL, worker_id = NULL, gang_waiting_since = NULL, updated_at = now()
+          desired_state = NULL, worker_id = NULL, gang_waiting_since = NULL, gang_reserving_since = NULL, updated_at = now()
         WHERE id = $1 AND attempts = $2 AND status = 'running'
         RETURNING status`,
       [jobId, attempt, reason, maxRestarts],

@@ -56,12 +56,16 @@ export class WorkerSlotRepository {
     return rows.map(toAssignment).sort((a, b) => a.slot - b.slot);
   }
 
-  /** Takes an idle slot for a single-worker job; null when every slot is busy or held for a gang. */
+  /**
+   * Takes an idle slot for a single-worker job; null when every slot is busy or held for a gang, or
+   * while a gang is reserving (a slot that just freed up is the gang's, the scheduler holds it next).
+   */
   async takeForSingle(workerId: string, jobId: string): Promise<number | null> {
     const [rows] = (await this.ds.query(
       `UPDATE worker_slots SET state = 'single', job_id = $2, since = now()
         WHERE (worker_id, slot) = (SELECT worker_id, slot FROM worker_slots WHERE worker_id = $1 AND state = 'idle'
                                     ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+          AND NOT EXISTS (SELECT 1 FROM training_jobs WHERE status = 'queued' AND gang_reserving_since IS NOT NULL)
         RETURNING slot`,
       [workerId, jobId],
     )) as [Array<{ slot: number }>, number];
