@@ -3,20 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { io, type Socket } from 'socket.io-client';
-import { SOCKET_EVENTS, type TrainingEvent, type TrainingRank } from '@medfusion/contracts';
-import { generateSyntheticDataset, registrationOf } from '@medfusion/fusion';
+import type { TrainingRank } from '@medfusion/contracts';
 import {
-  apiClient,
   envForChild,
   freePort,
   isolatedResources,
   startAppProcess,
+  startTrainingStack,
   waitFor,
   waitForHttpOk,
   type ApiClient,
   type AppProcess,
   type IsolatedResources,
+  type TrainingStack,
 } from '@medfusion/testing';
 
 /**
@@ -30,15 +29,14 @@ const DEADLINE_MS = 20_000;
 
 describe('multi-worker training jobs end to end (real processes)', () => {
   let r: IsolatedResources;
+  let stack: TrainingStack;
   let api: ApiClient;
   let db: pg.Client;
-  let gatewayUrl: string;
   let datasetId: string;
   let workDir: string;
   const procs: AppProcess[] = [];
   const workers = new Map<string, AppProcess>();
   let scheduler: AppProcess;
-  const sockets: Socket[] = [];
 
   async function startApp(app: string, extra: Record<string, string>, healthVar: string): Promise<AppProcess> {
     const port = await freePort();
@@ -69,18 +67,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     return p;
   }
 
-  function watch(jobId: string): Promise<TrainingEvent[]> {
-    const socket = io(gatewayUrl, { auth: { token: r.adminKey }, transports: ['websocket'] });
-    sockets.push(socket);
-    const events: TrainingEvent[] = [];
-    socket.on(SOCKET_EVENTS.training, (e: TrainingEvent) => events.push(e));
-    return new Promise((resolve, reject) => {
-      socket.on('connect_error', reject);
-      socket.on('connect', () =>
-        socket.emit(SOCKET_EVENTS.subscribe, { jobId }, (ack: { ok: boolean; error?: string }) => (ack.ok ? resolve(events) : reject(new Error(ack.error)))),
-      );
-    });
-  }
+  const watch = async (jobId: string) => (await stack.watchJob(jobId)).events;
 
   async function submit(trainingConfig: Record<string, unknown>): Promise<string> {
     const res = await api('POST', '/api/v1/training-jobs', {
@@ -98,31 +85,14 @@ describe('multi-worker training jobs end to end (real processes)', () => {
   }
 
   const job = async (id: string) => (await api('GET', `/api/v1/training-jobs/${id}`, { key: r.adminKey })).body;
-  const untilStatus = (id: string, status: string, timeoutMs = 150_000) =>
-    waitFor(
-      `job ${id} to be ${status}`,
-      async () => {
-        const j = await job(id);
-        if (j.status === 'failed' && status !== 'failed') throw new Error(`job failed: ${j.error}`);
-        return j.status === status ? j : null;
-      },
-      timeoutMs,
-      250,
-    );
+  const untilStatus = (id: string, status: string, timeoutMs = 150_000) => stack.untilJobStatus(id, status, timeoutMs);
 
   beforeAll(async () => {
     r = await isolatedResources();
     workDir = mkdtempSync(join(tmpdir(), 'mf-gang-'));
-    const stats = await generateSyntheticDataset({ outDir: join(workDir, 'data'), numCases: 400, seed: 11, imageSize: 32 });
-    const port = await freePort();
-    const gateway = startAppProcess('api-gateway', envForChild(r, { GATEWAY_PORT: String(port) }));
-    procs.push(gateway);
-    gatewayUrl = `http://127.0.0.1:${port}`;
-    await waitForHttpOk(`${gatewayUrl}/health/ready`, gateway);
-    api = apiClient(gatewayUrl);
-    const ds = await api('POST', '/api/v1/datasets', { key: r.adminKey, body: registrationOf(stats, join(workDir, 'data'), 'synthetic') });
-    expect(ds.status).toBe(201);
-    datasetId = ds.body.id;
+    stack = await startTrainingStack(r, { workDir, numCases: 400, seed: 11 });
+    procs.push(stack.gateway);
+    ({ api, datasetId } = stack);
     db = new pg.Client({ connectionString: r.databaseUrl });
     await db.connect();
     scheduler = await startApp('scheduler', { GANG_SCHEDULE_INTERVAL_MS: '250', WORKER_HEARTBEAT_TTL_MS: '3000', GANG_RESERVE_AFTER_MS: '600000' }, 'SCHEDULER_HEALTH_PORT');
@@ -130,7 +100,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
   });
 
   afterAll(async () => {
-    sockets.forEach((s) => s.close());
+    stack?.closeSockets();
     procs.forEach((p) => p.kill());
     await db?.end();
     await r?.cleanup();
@@ -147,7 +117,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     }
   };
 
-  it('trains one job on two workers: both ranks shown over REST and Socket.IO, per-rank throughput, one model', async () => {
+  it('trains one job on two workers: both ranks shown over REST and Socket.IO, per-rank throughput, one model', withLogs(async () => {
     const id = await submit({ epochs: 3, resources: { workers: 2 } });
     const events = await watch(id);
     const done = await untilStatus(id, 'completed');
@@ -176,9 +146,9 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     expect(models).toEqual([{ trained_epochs: 3 }]);
     // Both slots are free again once the ranks' threads have ended.
     await waitFor('both slots free', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE state = 'idle'`)).rows[0].n === 2, 10_000);
-  });
+  }));
 
-  it('keeps single-worker jobs flowing while a gang waits for more workers than are running, and says why it waits', async () => {
+  it('keeps single-worker jobs flowing while a gang waits for more workers than are running, and says why it waits', withLogs(async () => {
     const gang = await submit({ epochs: 1, resources: { workers: 3 } });
     await waitFor('the waiting note', async () => /only 2 worker slots are running/.test((await job(gang)).schedulingNote ?? ''), 15_000);
     const single = await submit({ epochs: 1 });
@@ -187,7 +157,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     // A queued gang stops at once; nothing was reserved for it.
     expect((await api('POST', `/api/v1/training-jobs/${gang}/stop`, { key: r.adminKey })).body.status).toBe('stopped');
     expect((await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE state <> 'idle'`)).rows[0].n).toBe(0);
-  });
+  }));
 
   it('recovers from a SIGKILLed rank: the survivor notices within the deadline, a new gang resumes from the last checkpoint', withLogs(async () => {
     await startWorker('worker-c');
@@ -237,7 +207,7 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     await waitFor('the dead slot to expire', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE worker_id = $1`, [victim.workerId])).rows[0].n === 0, 15_000);
   }));
 
-  it('hands a gang back in step when a worker running rank 1 gets SIGTERM: rank 0 checkpoints, a new gang continues without a restart', async () => {
+  it('hands a gang back in step when a worker running rank 1 gets SIGTERM: rank 0 checkpoints, a new gang continues without a restart', withLogs(async () => {
     await startWorker('worker-d');
     // Long enough that the kill always lands mid-training, even on a loaded machine (~0.25 s per epoch here).
     const id = await submit({ epochs: 40, checkpointEvery: 1, keepLastCheckpoints: 50, resources: { workers: 2 } });
@@ -262,9 +232,9 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     expect(resumed).toBeDefined();
     expect(events.some((e) => e.type === 'status' && e.status === 'queued')).toBe(true);
     expect(proc.output()).toMatch(/gang rank finished/);
-  });
+  }));
 
-  it('holds a freed worker for a gang that waited (no starvation): a single job submitted meanwhile waits until the gang has run', async () => {
+  it('holds a freed worker for a gang that waited (no starvation): a single job submitted meanwhile waits until the gang has run', withLogs(async () => {
     // The scheduler again, now reserving for a gang as soon as it waits (GANG_RESERVE_AFTER_MS=0).
     scheduler.proc.kill('SIGTERM');
     await scheduler.exited;
@@ -283,5 +253,5 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     const lateDone = await untilStatus(late, 'completed', 240_000);
     expect(new Date(lateDone.startedAt).getTime()).toBeGreaterThan(new Date(gangDone.startedAt).getTime());
     for (const id of long) await untilStatus(id, 'completed', 240_000);
-  });
+  }));
 });

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { SWEEP_SOCKET_EVENTS, type SweepEvent } from '@medfusion/contracts';
-import { generateSyntheticDataset, registrationOf } from '@medfusion/fusion';
 import {
-  apiClient,
   envForChild,
   freePort,
   isolatedResources,
   startAppProcess,
+  startTrainingStack,
   waitFor,
   waitForHttpOk,
   type ApiClient,
@@ -67,16 +66,9 @@ describe('sweeps end to end (real processes)', () => {
   beforeAll(async () => {
     r = await isolatedResources();
     workDir = mkdtempSync(join(tmpdir(), 'mf-sweep-e2e-'));
-    const stats = await generateSyntheticDataset({ outDir: join(workDir, 'data'), numCases: 120, seed: 5, imageSize: 32 });
-    const port = await freePort();
-    const gateway = startAppProcess('api-gateway', envForChild(r, { GATEWAY_PORT: String(port) }));
-    procs.push(gateway);
-    gatewayUrl = `http://127.0.0.1:${port}`;
-    await waitForHttpOk(`${gatewayUrl}/health/ready`, gateway);
-    api = apiClient(gatewayUrl);
-    const ds = await api('POST', '/api/v1/datasets', { key: r.adminKey, body: registrationOf(stats, join(workDir, 'data'), 'synthetic') });
-    expect(ds.status).toBe(201);
-    datasetId = ds.body.id;
+    const stack = await startTrainingStack(r, { workDir, numCases: 120, seed: 5 });
+    procs.push(stack.gateway);
+    ({ api, datasetId, gatewayUrl } = stack);
     db = new pg.Client({ connectionString: r.databaseUrl });
     await db.connect();
     await Promise.all([startApp('gpu-worker', 'worker-a'), startApp('gpu-worker', 'worker-b')]);

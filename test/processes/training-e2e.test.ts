@@ -3,20 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { io, type Socket } from 'socket.io-client';
-import { SOCKET_EVENTS, type TrainingEvent } from '@medfusion/contracts';
-import { generateSyntheticDataset, registrationOf } from '@medfusion/fusion';
 import {
-  apiClient,
   envForChild,
   freePort,
   isolatedResources,
   startAppProcess,
+  startTrainingStack,
   waitFor,
   waitForHttpOk,
   type ApiClient,
   type AppProcess,
   type IsolatedResources,
+  type TrainingStack,
 } from '@medfusion/testing';
 
 /**
@@ -28,13 +26,12 @@ jest.setTimeout(240_000);
 
 describe('training jobs end to end (real processes)', () => {
   let r: IsolatedResources;
+  let stack: TrainingStack;
   let api: ApiClient;
   let db: pg.Client;
-  let gatewayUrl: string;
   let datasetId: string;
   let workDir: string;
   const procs: AppProcess[] = [];
-  const sockets: Socket[] = [];
 
   async function startWorker(name: string): Promise<AppProcess> {
     const port = await freePort();
@@ -54,20 +51,7 @@ describe('training jobs end to end (real processes)', () => {
     return p;
   }
 
-  function watch(jobId: string, key = r.adminKey): Promise<{ socket: Socket; events: TrainingEvent[] }> {
-    const socket = io(gatewayUrl, { auth: { token: key }, transports: ['websocket'] });
-    sockets.push(socket);
-    const events: TrainingEvent[] = [];
-    socket.on(SOCKET_EVENTS.training, (e: TrainingEvent) => events.push(e));
-    return new Promise((resolve, reject) => {
-      socket.on('connect_error', reject);
-      socket.on('connect', () =>
-        socket.emit(SOCKET_EVENTS.subscribe, { jobId }, (ack: { ok: boolean; error?: string }) =>
-          ack.ok ? resolve({ socket, events }) : reject(new Error(ack.error)),
-        ),
-      );
-    });
-  }
+  const watch = (jobId: string, key = r.adminKey) => stack.watchJob(jobId, key);
 
   const submit = (trainingConfig: Record<string, unknown>, key = r.adminKey) => submitTo(datasetId, trainingConfig, key);
 
@@ -86,36 +70,21 @@ describe('training jobs end to end (real processes)', () => {
   }
 
   const job = async (id: string) => (await api('GET', `/api/v1/training-jobs/${id}`, { key: r.adminKey })).body;
-  const untilStatus = (id: string, status: string, timeoutMs = 120_000) =>
-    waitFor(`job ${id} to be ${status}`, async () => {
-      const j = await job(id);
-      if (j.status === 'failed' && status !== 'failed') throw new Error(`job failed: ${j.error}`);
-      return j.status === status ? j : null;
-    }, timeoutMs, 250);
+  const untilStatus = (id: string, status: string, timeoutMs?: number) => stack.untilJobStatus(id, status, timeoutMs);
 
   beforeAll(async () => {
     r = await isolatedResources();
     workDir = mkdtempSync(join(tmpdir(), 'mf-e2e-'));
-    const stats = await generateSyntheticDataset({ outDir: join(workDir, 'data'), numCases: 400, seed: 11, imageSize: 32 });
-    const port = await freePort();
-    const gateway = startAppProcess('api-gateway', envForChild(r, { GATEWAY_PORT: String(port) }));
-    procs.push(gateway);
-    gatewayUrl = `http://127.0.0.1:${port}`;
-    await waitForHttpOk(`${gatewayUrl}/health/ready`, gateway);
-    api = apiClient(gatewayUrl);
-    const ds = await api('POST', '/api/v1/datasets', {
-      key: r.adminKey,
-      body: registrationOf(stats, join(workDir, 'data'), 'synthetic'),
-    });
-    expect(ds.status).toBe(201);
-    datasetId = ds.body.id;
+    stack = await startTrainingStack(r, { workDir, numCases: 400, seed: 11 });
+    procs.push(stack.gateway);
+    ({ api, datasetId } = stack);
     db = new pg.Client({ connectionString: r.databaseUrl });
     await db.connect();
     await startWorker('worker-a');
   });
 
   afterAll(async () => {
-    sockets.forEach((s) => s.close());
+    stack?.closeSockets();
     procs.forEach((p) => p.kill());
     await db?.end();
     await r.cleanup();

@@ -5,3 +5,4 @@ export * from './wait-for.js';
 export * from './app-process.js';
 export * from './dicom-writer.js';
 export * from './archive-writer.js';
+export * from './training-stack.js';
