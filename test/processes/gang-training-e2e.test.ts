@@ -46,10 +46,11 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     return p;
   }
 
-  async function startWorker(name: string): Promise<AppProcess> {
+  async function startWorker(name: string, extra: Record<string, string> = {}): Promise<AppProcess> {
     const p = await startApp(
       'gpu-worker',
       {
+        ...extra,
         WORKER_ID: name,
         WORKER_HEARTBEAT_MS: '250',
         COMPUTE_THREADS: '1',
@@ -253,5 +254,25 @@ describe('multi-worker training jobs end to end (real processes)', () => {
     const lateDone = await untilStatus(late, 'completed', 240_000);
     expect(new Date(lateDone.startedAt).getTime()).toBeGreaterThan(new Date(gangDone.startedAt).getTime());
     for (const id of long) await untilStatus(id, 'completed', 240_000);
+  }));
+
+  it('runs both ranks of a gang on one worker with two slots (one thread each), as on a 2-GPU node', withLogs(async () => {
+    // Only this worker is left, so the gang can only be placed on its two slots.
+    for (const [name, p] of workers) {
+      p.proc.kill('SIGTERM');
+      await p.exited;
+      workers.delete(name);
+    }
+    await startWorker('worker-two-slots', { GPU_WORKER_DEVICES: '2' });
+    const id = await submit({ epochs: 3, resources: { workers: 2 } });
+    const done = await untilStatus(id, 'completed');
+    expect((done.ranks as TrainingRank[]).map((x) => [x.rank, x.workerId, x.slot, x.status])).toEqual([
+      [0, 'worker-two-slots', 0, 'finished'],
+      [1, 'worker-two-slots', 1, 'finished'],
+    ]);
+    expect(done.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3]);
+    await waitFor('both slots free', async () => (await db.query(`SELECT count(*)::int AS n FROM worker_slots WHERE worker_id = 'worker-two-slots' AND state = 'idle'`)).rows[0].n === 2, 10_000);
+    // A single job runs on it afterwards (the queue consumer got its capacity back).
+    await untilStatus(await submit({ epochs: 1 }), 'completed');
   }));
 });
