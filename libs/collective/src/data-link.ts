@@ -112,11 +112,14 @@ export class InboundLink {
       });
       this.socket = socket;
       socket.once('connect', () => socket.write(hello));
+      // Events of an earlier attempt's socket (connect retries) must not touch this one's state.
       socket.on('error', (e: NodeJS.ErrnoException) => {
+        if (this.socket !== socket) return;
         if (this.ackWaiter) return fail(this.error('PEER_UNREACHABLE', `cannot open the data connection to predecessor rank ${this.peer.rank} at ${this.peer.address}: ${e.message}`));
         this.lose(this.error('PEER_LEFT', `data connection from predecessor rank ${this.peer.rank} (${this.peer.address}) failed: ${e.message}`));
       });
       socket.on('close', () => {
+        if (this.socket !== socket) return;
         if (this.ackWaiter) return fail(this.error('PEER_UNREACHABLE', `predecessor rank ${this.peer.rank} closed the data connection before accepting it`));
         this.lose(this.error('PEER_LEFT', `predecessor rank ${this.peer.rank} (${this.peer.address}) closed the data connection (it crashed, was killed or closed its group)`));
       });

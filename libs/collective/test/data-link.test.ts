@@ -29,6 +29,18 @@ describe('data connection handshake', () => {
     link.destroy();
   });
 
+  it('keeps trying until a predecessor that starts late is listening', async () => {
+    const port = listener.port;
+    listener.close();
+    const connecting = InboundLink.connect({ host: '127.0.0.1', port, jobId: 'job-1', rank: 1, token: TOKEN, peerRank: 0, deadline: Date.now() + 5000 });
+    await new Promise((r) => setTimeout(r, 300));
+    listener = await DataListener.listen({ host: '127.0.0.1', port, jobId: 'job-1', rank: 0, successorRank: 1, token: TOKEN, successorAddress: '127.0.0.1:1' });
+    const accepted = listener.successor(Date.now() + 5000);
+    const link = await connecting;
+    await expect(accepted).resolves.toBeDefined();
+    link.destroy();
+  });
+
   it('gives up on a listener that never answers with PEER_UNREACHABLE', async () => {
     const port = listener.port;
     listener.close();
