@@ -6,8 +6,9 @@
 // A second reference, grpc_pair: two processes streaming the same bytes to each other at once over
 // grpc-js with the library's settings and no reduction: the traffic of an N=2 ring, so the ceiling
 // of any ring built on grpc-js here. A third, tcp_duplex: the same two-way traffic on plain
-// sockets (each process sends the bytes to the other while it receives theirs; the receivers only
-// count): what any ring over TCP can reach here, where both directions share the same two cores.
+// sockets (each process sends the bytes to the other while it receives theirs into one reused
+// buffer; the receivers only count): the transport's ceiling for a 2-rank ring here, where both
+// directions share the same two cores.
 // cpu_ms: CPU time (user + system) per rank per all-reduce,
 // which says more than wall time on a machine shared with other work.
 // Both transports of the library are measured: `socket` (the default data plane: plain TCP between
@@ -301,26 +302,40 @@ async function measureTcpDuplex(sizes, iters) {
   }
 }
 
-// Sends sizeMb to the other process on an outgoing socket while counting the bytes arriving on the incoming one.
+// Sends sizeMb to the other process while receiving the other's: the receiving side connects and
+// reads with `onread` into one reused buffer (no allocation per read, as the library's data plane
+// does), the sending side writes on the accepted connection. Receivers only count the bytes.
 async function runTcpDuplex() {
+  const sink = new Uint8Array(4 * MiB);
   let expected = 0;
   let got = 0;
   let onComplete = () => {};
-  const srv = createServer((sock) =>
-    sock.on('data', (d) => {
-      got += d.length;
-      if (expected && got >= expected) onComplete();
-    }),
-  );
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  process.send({ type: 'ready', port: srv.address().port });
-  const sources = new Map();
   let out;
+  const accepted = new Promise((r) => {
+    const srv = createServer((sock) => {
+      out = sock;
+      r();
+    });
+    srv.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: srv.address().port }));
+  });
+  const sources = new Map();
   process.on('message', async (m) => {
-    if (!out) {
+    if (m.other) {
       for (const sizeMb of m.sizes) sources.set(sizeMb, Buffer.alloc(sizeMb * MiB, 1));
-      out = connect(m.other, '127.0.0.1');
-      await new Promise((r) => out.once('connect', r));
+      const inbound = connect({
+        host: '127.0.0.1',
+        port: m.other,
+        onread: {
+          buffer: sink,
+          callback: (n) => {
+            got += n;
+            if (expected && got >= expected) onComplete();
+            return true;
+          },
+        },
+      });
+      await new Promise((r) => inbound.once('connect', r));
+      await accepted;
       process.send({ type: 'connected' });
       return;
     }
