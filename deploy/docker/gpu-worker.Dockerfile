@@ -28,6 +28,8 @@ COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
 COPY libs ./libs
 COPY apps ./apps
 COPY tools ./tools
+# scripts/build-napi-addon.mjs builds the optional native addons during npm run build.
+COPY scripts ./scripts
 # With optional dependencies: tfjs-node-gpu downloads libtensorflow (GPU) here. npm drops an
 # optional package whose install fails without saying so, hence the check for its binding.
 RUN npm ci --no-audit --no-fund \

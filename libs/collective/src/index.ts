@@ -7,3 +7,4 @@ export { PROTO_PATH, SERVICE_NAME, type PeerAddress } from './collective-protoco
 export { TOKEN_METADATA_KEY } from './token-auth.js';
 export { rendezvous, RendezvousRegistrar, type RendezvousOptions } from './rendezvous.js';
 export { joinFromEnv, parseCollectiveEnv, collectiveEnvSchema, type CollectiveEnv } from './rendezvous-env.js';
+export { reduceKernel } from './reduce-kernel.js';

@@ -1,4 +1,5 @@
 import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
+import { reduceAdd } from './reduce-kernel.js';
 import type { RecvOp, RingPlan } from './ring-schedule.js';
 
 /** One bucket on the wire: which call, step and bucket it belongs to, and its float32 values. */
@@ -132,9 +133,9 @@ export class RingReduction {
     } else if (step.recvOp === 'add-divide') {
       // The last reduce-scatter step completes this rank's segment: sum, then divide by N once, so
       // the mean every rank gets is these exact bytes.
-      addAndDivide(this.buffer, span.offset, chunk.data, this.plan.worldSize);
+      reduceAdd(this.buffer, span.offset, chunk.data, this.plan.worldSize);
     } else {
-      addInto(this.buffer, span.offset, chunk.data);
+      reduceAdd(this.buffer, span.offset, chunk.data, 1);
     }
     this.received++;
     if (++this.recvIndex === step.recvs.length) {
@@ -143,15 +144,4 @@ export class RingReduction {
       this.skipEmptySteps();
     }
   }
-}
-
-// Small monomorphic loops, so V8 optimises them on their own.
-function addInto(dst: Float32Array, offset: number, src: Float32Array): void {
-  const n = src.length;
-  for (let i = 0; i < n; i++) dst[offset + i] += src[i]!;
-}
-
-function addAndDivide(dst: Float32Array, offset: number, src: Float32Array, divisor: number): void {
-  const n = src.length;
-  for (let i = 0; i < n; i++) dst[offset + i] = (dst[offset + i]! + src[i]!) / divisor;
 }
