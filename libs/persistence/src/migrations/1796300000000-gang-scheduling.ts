@@ -49,8 +49,6 @@ export class GangScheduling1796300000000 implements MigrationInterface {
     // Gang bookkeeping on the job: when it began waiting for workers (the starvation guard's clock),
     // why it is still waiting (shown over REST), and how often a broken gang was started again.
     await q.query(`ALTER TABLE training_jobs ADD COLUMN gang_waiting_since timestamptz`);
-    // Set while the gang holds freed slots for itself: workers then take no slot for a single job.
-    await q.query(`ALTER TABLE training_jobs ADD COLUMN gang_reserving_since timestamptz`);
     await q.query(`ALTER TABLE training_jobs ADD COLUMN scheduling_note text`);
     await q.query(`ALTER TABLE training_jobs ADD COLUMN restarts integer NOT NULL DEFAULT 0`);
   }
@@ -58,7 +56,6 @@ export class GangScheduling1796300000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE training_jobs DROP COLUMN IF EXISTS restarts`);
     await q.query(`ALTER TABLE training_jobs DROP COLUMN IF EXISTS scheduling_note`);
-    await q.query(`ALTER TABLE training_jobs DROP COLUMN IF EXISTS gang_reserving_since`);
     await q.query(`ALTER TABLE training_jobs DROP COLUMN IF EXISTS gang_waiting_since`);
     await q.query(`DROP TABLE IF EXISTS training_job_ranks`);
     await q.query(`DROP TABLE IF EXISTS worker_slots`);
