@@ -74,8 +74,8 @@ async function main() {
   console.log('N  transport  size_MB  allreduce_ms  cpu_ms/rank  busbw_MiB/s  tcp_MiB/s  ratio  grpc_pair_MiB/s  tcp_duplex_MiB/s  duplex/tcp  busbw/duplex');
   for (const N of ranks) {
     const tcp = await measureTcp(sizes, iters);
-    const pair = await measureGrpcPair(sizes, iters, bucketBytes);
-    const duplex = await measureTcpDuplex(sizes, iters);
+    const pair = await measurePair('grpc-pair', sizes, iters, { bucketBytes });
+    const duplex = await measurePair('tcp-duplex', sizes, iters);
     for (const transport of transports) {
     const ar = await measureAllReduce(N, sizes, iters, bucketBytes, transport);
     for (const size of sizes) {
@@ -204,19 +204,23 @@ async function runTcpSender() {
   process.send({ type: 'done', seconds });
 }
 
-async function measureGrpcPair(sizes, iters, bucketBytes) {
-  const peers = [0, 1].map(() => fork(self, ['grpc-pair']));
+/**
+ * Runs one of the two-process references (`grpc-pair`, `tcp-duplex`): both children learn each
+ * other's port and say `configured`, then for each size the parent says go to both at once (so the
+ * two directions overlap as in a ring) and takes the slower side's `exchanged` time; median per size.
+ */
+async function measurePair(role, sizes, iters, config = {}) {
+  const peers = [0, 1].map(() => fork(self, [role]));
   try {
     const ports = await Promise.all(peers.map((p) => next(p, 'ready').then((m) => m.port)));
     const configured = peers.map((p) => next(p, 'configured'));
-    peers.forEach((p, i) => p.send({ other: ports[1 - i], bucketBytes, sizes }));
+    peers.forEach((p, i) => p.send({ other: ports[1 - i], sizes, ...config }));
     await Promise.all(configured);
     const seconds = new Map();
     for (const sizeMb of sizes) {
       const times = [];
-      // Both sides start each transfer together (the parent says go), so the two directions overlap as in a ring.
       for (let k = -1; k < iterationsFor(sizeMb, iters); k++) {
-        const done = peers.map((p) => next(p, 'pulled'));
+        const done = peers.map((p) => next(p, 'exchanged'));
         peers.forEach((p) => p.send({ sizeMb }));
         const t = Math.max(...(await Promise.all(done)).map((m) => m.seconds));
         if (k >= 0) times.push(t);
@@ -274,32 +278,8 @@ async function runGrpcPair() {
       call.on('end', resolve);
       call.on('error', reject);
     });
-    process.send({ type: 'pulled', seconds: (performance.now() - t0) / 1000 });
+    process.send({ type: 'exchanged', seconds: (performance.now() - t0) / 1000 });
   });
-}
-
-async function measureTcpDuplex(sizes, iters) {
-  const peers = [0, 1].map(() => fork(self, ['tcp-duplex']));
-  try {
-    const ports = await Promise.all(peers.map((p) => next(p, 'ready').then((m) => m.port)));
-    const connected = peers.map((p) => next(p, 'connected'));
-    peers.forEach((p, i) => p.send({ other: ports[1 - i], sizes }));
-    await Promise.all(connected);
-    const seconds = new Map();
-    for (const sizeMb of sizes) {
-      const times = [];
-      for (let k = -1; k < iterationsFor(sizeMb, iters); k++) {
-        const done = peers.map((p) => next(p, 'exchanged'));
-        peers.forEach((p) => p.send({ sizeMb }));
-        const t = Math.max(...(await Promise.all(done)).map((m) => m.seconds));
-        if (k >= 0) times.push(t);
-      }
-      seconds.set(sizeMb, median(times));
-    }
-    return seconds;
-  } finally {
-    for (const p of peers) p.kill();
-  }
 }
 
 // Sends sizeMb to the other process while receiving the other's: the receiving side connects and
@@ -336,7 +316,7 @@ async function runTcpDuplex() {
       });
       await new Promise((r) => inbound.once('connect', r));
       await accepted;
-      process.send({ type: 'connected' });
+      process.send({ type: 'configured' });
       return;
     }
     const payload = sources.get(m.sizeMb);

@@ -37,6 +37,13 @@ interface GangRank {
   assignment: RankAssignment;
 }
 
+/** A running job's control cell, and whether this worker runs it alone, as its gang's rank 0 or as another rank. */
+interface RunningControl {
+  cell: Int32Array;
+  jobId: string;
+  role: 'single' | 'root' | 'replica';
+}
+
 /** How often a rank waiting for its gang's other addresses reads the rendezvous record. */
 const PEERS_POLL_MS = 200;
 
@@ -53,9 +60,11 @@ export class TrainingJobRunner {
   private readonly runs: TrainingRunRepository;
   private readonly checkpoints: TrainingCheckpointRepository;
   private readonly gangs: GangRepository;
-  private readonly controls = new Map<string, Int32Array>();
-  /** Jobs this worker runs as a gang's rank 0 (they wait for a new gang, not in the queue, once handed back). */
-  private readonly gangRoots = new Set<string>();
+  /**
+   * Keyed by job id for single jobs and rank 0 (whose requests reach the whole gang), by
+   * `<job id>#<rank>` for other ranks: one worker may run several ranks of a job.
+   */
+  private readonly controls = new Map<string, RunningControl>();
 
   constructor(private readonly deps: TrainingJobRunnerDeps) {
     this.runs = new TrainingRunRepository(deps.ds);
@@ -65,7 +74,7 @@ export class TrainingJobRunner {
 
   /** Asks a running job to pause, stop or hand back; it acts before its next step. */
   request(jobId: string, action: 'pause' | 'stop' | 'handback'): boolean {
-    const cell = this.controls.get(jobId);
+    const cell = this.controls.get(jobId)?.cell;
     if (!cell) return false;
     // A hand-back (shutdown) wins over a user's pause/stop; otherwise the latest request wins.
     if (Atomics.load(cell, 0) !== CONTROL.handback) Atomics.store(cell, 0, CONTROL[action]);
@@ -78,15 +87,15 @@ export class TrainingJobRunner {
    * the control channel.
    */
   handBackAll(): { singles: string[]; replicaOf: string[] } {
-    const keys = [...this.controls.keys()];
-    keys.forEach((key) => Atomics.store(this.controls.get(key)!, 0, CONTROL.handback));
-    const roots = keys.filter((key) => !key.includes('#'));
-    const replicaOf = [...new Set(keys.filter((key) => key.includes('#')).map((key) => key.split('#')[0]!))].filter((id) => !roots.includes(id));
-    return { singles: roots.filter((id) => !this.gangRoots.has(id)), replicaOf };
+    const running = [...this.controls.values()];
+    running.forEach((c) => Atomics.store(c.cell, 0, CONTROL.handback));
+    const of = (role: RunningControl['role']) => running.filter((c) => c.role === role).map((c) => c.jobId);
+    const roots = new Set(of('root'));
+    return { singles: of('single'), replicaOf: [...new Set(of('replica'))].filter((id) => !roots.has(id)) };
   }
 
   get runningJobs(): string[] {
-    return [...this.controls.keys()];
+    return [...new Set([...this.controls.values()].map((c) => c.jobId))];
   }
 
   /** Runs a single-worker job taken from the queue. */
@@ -123,12 +132,7 @@ export class TrainingJobRunner {
     }
     log.info({ worldSize: assignment.worldSize }, 'gang rank starting');
     const fence = rank === 0 ? { jobId, workerId: this.deps.workerId, attempt } : undefined;
-    if (fence) this.gangRoots.add(jobId);
-    try {
-      return await this.guard(job, fence, log, { assignment });
-    } finally {
-      if (fence) this.gangRoots.delete(jobId);
-    }
+    return this.guard(job, fence, log, { assignment });
   }
 
   private async guard(job: TrainingJobEntity, fence: RunFence | undefined, log: Logger, gang: GangRank | undefined): Promise<RunResult> {
@@ -160,10 +164,8 @@ export class TrainingJobRunner {
 
     const control = new Int32Array(new SharedArrayBuffer(4));
     if (job.desiredState) Atomics.store(control, 0, CONTROL[job.desiredState]);
-    // The job's control cell is rank 0's (or the single job's); a replica's is keyed apart, since
-    // one worker may run several ranks of a job and only rank 0's requests reach the gang.
     const controlKey = fence ? job.id : `${job.id}#${a!.rank}`;
-    this.controls.set(controlKey, control);
+    this.controls.set(controlKey, { cell: control, jobId: job.id, role: !gang ? 'single' : fence ? 'root' : 'replica' });
     const input: TrainingThreadInput = {
       jobId: job.id,
       modelConfig: job.modelConfig,

@@ -207,38 +207,27 @@ export class CollectiveGroup {
       const controller = new AbortController();
       this.current = controller;
       try {
-        const deadline = Date.now() + this.options.deadlineMs;
-        if (this.inbound && this.outbound) {
-          await runSocketRingCall({
-            operation,
-            buffer,
-            plan: this.plan(op, buffer.length),
-            op,
-            seq,
-            deadline,
-            deadlineMs: this.options.deadlineMs,
-            inbound: this.inbound,
-            outbound: this.outbound,
-            predecessor: { rank: this.predecessor.rank, address: this.predecessor.address },
-            successor: { rank: this.successor.rank, address: this.successor.address },
-            signal: controller.signal,
-          });
-          return;
-        }
-        await runRingCall({
-          jobId: this.options.jobId,
+        const call = {
           operation,
           buffer,
           plan: this.plan(op, buffer.length),
           op,
           seq,
-          deadline,
+          deadline: Date.now() + this.options.deadlineMs,
           deadlineMs: this.options.deadlineMs,
-          predecessor: this.predecessor,
-          successor: this.successor,
-          mailbox: this.mailbox,
           signal: controller.signal,
-        });
+        };
+        if (this.inbound && this.outbound) {
+          await runSocketRingCall({
+            ...call,
+            inbound: this.inbound,
+            outbound: this.outbound,
+            predecessor: { rank: this.predecessor.rank, address: this.predecessor.address },
+            successor: { rank: this.successor.rank, address: this.successor.address },
+          });
+        } else {
+          await runRingCall({ ...call, jobId: this.options.jobId, predecessor: this.predecessor, successor: this.successor, mailbox: this.mailbox });
+        }
       } catch (error) {
         const failure = error instanceof CollectiveError ? error : new CollectiveError('PROTOCOL_VIOLATION', String(error), { rank: this.rank, operation, seq, cause: error });
         this.broken ??= failure;

@@ -150,10 +150,7 @@ export class InboundLink {
 
   /** Tells the predecessor why this rank's call failed (best effort), then closes the connection. */
   abort(seq: number, code: CollectiveErrorCode, message: string): void {
-    const s = this.socket;
-    if (!s || s.destroyed) return;
-    s.end(encodeAbort(seq, code, message));
-    setTimeout(() => s.destroy(), 200).unref();
+    if (this.socket) endSocket(this.socket, ABORT_GRACE_MS, encodeAbort(seq, code, message));
   }
 
   destroy(): void {
@@ -164,10 +161,7 @@ export class InboundLink {
   /** Leaves gracefully: a FIN after whatever is still queued, so nothing in flight is cut off. */
   close(): void {
     this.broken ??= this.error('CLOSED', 'the group is closed');
-    const s = this.socket;
-    if (!s || s.destroyed) return;
-    s.end();
-    setTimeout(() => s.destroy(), 1000).unref();
+    if (this.socket) endSocket(this.socket, CLOSE_GRACE_MS);
   }
 
   private error(code: CollectiveErrorCode, message: string): CollectiveError {
@@ -312,14 +306,7 @@ export class InboundLink {
     this.state = 'header';
     this.fill = 0;
     this.json = undefined;
-    let parsed: { code?: unknown; message?: unknown } = {};
-    try {
-      parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
-    } catch {
-      // A garbled reason still aborts the call.
-    }
-    const code = neighbourCode(parsed.code);
-    const message = typeof parsed.message === 'string' ? parsed.message : 'no reason given';
+    const { code, message } = abortReason(body.toString('utf8'));
     const error = this.error(code, `predecessor rank ${this.peer.rank} aborted call #${this.jsonSeq}: ${message}`);
     if (this.ackWaiter) {
       this.ackWaiter.reject(error);
@@ -358,13 +345,8 @@ export class OutboundLink {
           this.onBegun({ seq: decoded.seq, elements: decoded.elements, op: body });
           continue;
         }
-        let parsed: { code?: unknown; message?: unknown } = {};
-        try {
-          parsed = JSON.parse(body) as typeof parsed;
-        } catch {
-          // A garbled reason still aborts the call.
-        }
-        return this.lose(this.error(neighbourCode(parsed.code), `successor rank ${peer.rank} aborted call #${decoded.seq}: ${typeof parsed.message === 'string' ? parsed.message : 'no reason given'}`));
+        const { code, message } = abortReason(body);
+        return this.lose(this.error(code, `successor rank ${peer.rank} aborted call #${decoded.seq}: ${message}`));
       }
     });
     socket.on('error', (e) => this.lose(this.error('PEER_LEFT', `sending to successor rank ${peer.rank} failed: ${e.message}`)));
@@ -426,9 +408,7 @@ export class OutboundLink {
   }
 
   abort(seq: number, code: CollectiveErrorCode, message: string): void {
-    if (this.socket.destroyed) return;
-    this.socket.end(encodeAbort(seq, code, message));
-    setTimeout(() => this.socket.destroy(), 200).unref();
+    endSocket(this.socket, ABORT_GRACE_MS, encodeAbort(seq, code, message));
   }
 
   destroy(): void {
@@ -440,9 +420,7 @@ export class OutboundLink {
    * finishing the last call when this rank is done with it), then a FIN.
    */
   close(): void {
-    if (this.socket.destroyed) return;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    endSocket(this.socket, CLOSE_GRACE_MS);
   }
 
   private error(code: CollectiveErrorCode, message: string): CollectiveError {
@@ -522,8 +500,7 @@ export class DataListener {
     let got = Buffer.alloc(0);
     const refuse = (code: CollectiveErrorCode, reason: string) => {
       this.lastRefusal = `${reason} (from ${socket.remoteAddress}:${socket.remotePort})`;
-      socket.end(encodeAbort(0, code, reason));
-      setTimeout(() => socket.destroy(), 200).unref();
+      endSocket(socket, ABORT_GRACE_MS, encodeAbort(0, code, reason));
     };
     const onData = (d: Buffer) => {
       got = Buffer.concat([got, d]);
@@ -556,8 +533,29 @@ export class DataListener {
   }
 }
 
-/** A neighbour that closed its group has left, as far as this rank is concerned. */
-function neighbourCode(code: unknown): CollectiveErrorCode {
-  if (typeof code !== 'string' || code === 'CLOSED') return 'PEER_LEFT';
-  return code as CollectiveErrorCode;
+/** How long an abort frame, and the last buckets of a graceful close, get to leave before the socket is destroyed. */
+const ABORT_GRACE_MS = 200;
+const CLOSE_GRACE_MS = 1000;
+
+/** Ends the connection after `lastFrame` (if any) and whatever is queued; destroys it after `graceMs` regardless. */
+function endSocket(socket: Socket, graceMs: number, lastFrame?: Buffer): void {
+  if (socket.destroyed) return;
+  if (lastFrame) socket.end(lastFrame);
+  else socket.end();
+  setTimeout(() => socket.destroy(), graceMs).unref();
+}
+
+/**
+ * The code and message of an abort frame's JSON body. A garbled body still aborts (PEER_LEFT), and
+ * a neighbour that closed its group (CLOSED) has left, as far as this rank is concerned.
+ */
+function abortReason(body: string): { code: CollectiveErrorCode; message: string } {
+  let parsed: { code?: unknown; message?: unknown } = {};
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    // Garbled: the defaults below.
+  }
+  const code = typeof parsed.code !== 'string' || parsed.code === 'CLOSED' ? 'PEER_LEFT' : (parsed.code as CollectiveErrorCode);
+  return { code, message: typeof parsed.message === 'string' ? parsed.message : 'no reason given' };
 }

@@ -3,7 +3,7 @@ import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } fro
 import { collectiveErrorFromGrpc, statusFor } from './grpc-status.js';
 import type { PeerClient } from './peer-client.js';
 import type { PullCall, PullMailbox } from './pull-mailbox.js';
-import { RingReduction, type RingChunk } from './ring-reduction.js';
+import { ringDeadlineError, RingReduction, type RingChunk } from './ring-reduction.js';
 import type { RingPlan } from './ring-schedule.js';
 
 /** gRPC's own deadline trails ours, so the error users see is the one that says what was awaited. */
@@ -55,15 +55,8 @@ export function runRingCall(args: RingCallArgs): Promise<void> {
     const onAbort = () => fail(args.signal?.reason instanceof CollectiveError ? args.signal.reason : new CollectiveError('CLOSED', 'the call was aborted', context(succ)));
     args.signal?.addEventListener('abort', onAbort, { once: true });
 
-    function deadlineError(): CollectiveError {
-      const within = `within the ${args.deadlineMs} ms deadline`;
-      if (!outbound) return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} did not ask for this call's data ${within} (dead, stalled, or still busy before this call)`, context(succ));
-      const awaiting = reduction.awaiting;
-      if (awaiting) {
-        return new CollectiveError('DEADLINE_EXCEEDED', `no data from predecessor rank ${pred.rank} for step ${awaiting.step} bucket ${awaiting.index} ${within} (dead, stalled or much slower)`, context(pred, awaiting.step));
-      }
-      return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} stopped taking data ${within} (stalled)`, context(succ));
-    }
+    // The successor has begun the call once its Pull arrived.
+    const deadlineError = () => ringDeadlineError({ reduction, successorBegan: outbound !== undefined, deadlineMs: args.deadlineMs, predecessor: pred, successor: succ, context });
 
     function succeed(): void {
       if (settled || !reduction.receivedAll || !outboundFinished) return;

@@ -12,6 +12,28 @@ export interface RingChunk {
   data: Float32Array;
 }
 
+/**
+ * Why a ring call ran past its deadline, for both transports: the successor never began the call,
+ * or the bucket the predecessor never sent, or else the successor stopped taking data.
+ */
+export function ringDeadlineError(o: {
+  reduction: RingReduction;
+  successorBegan: boolean;
+  deadlineMs: number;
+  predecessor: CollectivePeerRef;
+  successor: CollectivePeerRef;
+  context: (peer: CollectivePeerRef, step?: number) => ConstructorParameters<typeof CollectiveError>[2];
+}): CollectiveError {
+  const { predecessor: pred, successor: succ, context } = o;
+  const within = `within the ${o.deadlineMs} ms deadline`;
+  if (!o.successorBegan) return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} did not ask for this call's data ${within} (dead, stalled, or still busy before this call)`, context(succ));
+  const awaiting = o.reduction.awaiting;
+  if (awaiting) {
+    return new CollectiveError('DEADLINE_EXCEEDED', `no data from predecessor rank ${pred.rank} for step ${awaiting.step} bucket ${awaiting.index} ${within} (dead, stalled or much slower)`, context(pred, awaiting.step));
+  }
+  return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} stopped taking data ${within} (stalled)`, context(succ));
+}
+
 export interface RingReductionContext {
   operation: CollectiveOperation;
   /** The predecessor, blamed for chunks that do not fit the schedule. */

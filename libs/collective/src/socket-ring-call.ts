@@ -1,7 +1,7 @@
 import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
 import { encodeDataHeader, opHash, type DataFrameHeader } from './data-frame.js';
 import type { InboundLink, OutboundLink } from './data-link.js';
-import { RingReduction } from './ring-reduction.js';
+import { ringDeadlineError, RingReduction } from './ring-reduction.js';
 import type { RingPlan } from './ring-schedule.js';
 
 export interface SocketRingCallArgs {
@@ -46,13 +46,7 @@ export function runSocketRingCall(args: SocketRingCallArgs): Promise<void> {
     const onAbort = () => fail(args.signal?.reason instanceof CollectiveError ? args.signal.reason : new CollectiveError('CLOSED', 'the call was aborted', context(succ)));
     args.signal?.addEventListener('abort', onAbort, { once: true });
 
-    function deadlineError(): CollectiveError {
-      const within = `within the ${args.deadlineMs} ms deadline`;
-      if (!successorBegan) return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} did not ask for this call's data ${within} (dead, stalled, or still busy before this call)`, context(succ));
-      const awaiting = reduction.awaiting;
-      if (awaiting) return new CollectiveError('DEADLINE_EXCEEDED', `no data from predecessor rank ${pred.rank} for step ${awaiting.step} bucket ${awaiting.index} ${within} (dead, stalled or much slower)`, context(pred, awaiting.step));
-      return new CollectiveError('DEADLINE_EXCEEDED', `successor rank ${succ.rank} stopped taking data ${within} (stalled)`, context(succ));
-    }
+    const deadlineError = () => ringDeadlineError({ reduction, successorBegan, deadlineMs: args.deadlineMs, predecessor: pred, successor: succ, context });
 
     function finish(): void {
       clearTimeout(timer);
