@@ -9,8 +9,8 @@ import type { RingPlan } from './ring-schedule.js';
 /** gRPC's own deadline trails ours, so the error users see is the one that says what was awaited. */
 const GRPC_DEADLINE_GRACE_MS = 1000;
 
-export interface RingCallArgs {
-  jobId: string;
+/** What every ring call needs, whichever transport carries its buckets. */
+export interface RingCallBase {
   operation: CollectiveOperation;
   buffer: Float32Array;
   plan: RingPlan;
@@ -20,11 +20,15 @@ export interface RingCallArgs {
   /** Epoch ms by which the call must be over. */
   deadline: number;
   deadlineMs: number;
+  /** Aborting fails the call at once with the signal's reason (a CollectiveError), e.g. on close(). */
+  signal?: AbortSignal;
+}
+
+export interface RingCallArgs extends RingCallBase {
+  jobId: string;
   predecessor: CollectivePeerRef & { client: PeerClient };
   successor: CollectivePeerRef;
   mailbox: PullMailbox;
-  /** Aborting fails the call at once with the signal's reason (a CollectiveError), e.g. on close(). */
-  signal?: AbortSignal;
 }
 
 /**

@@ -1,22 +1,14 @@
-import { CollectiveError, type CollectiveOperation, type CollectivePeerRef } from './collective-error.js';
+import { CollectiveError, type CollectivePeerRef } from './collective-error.js';
 import { encodeDataHeader, opHash, type DataFrameHeader } from './data-frame.js';
 import type { InboundLink, OutboundLink } from './data-link.js';
+import type { RingCallBase } from './ring-call.js';
 import { ringDeadlineError, RingReduction } from './ring-reduction.js';
-import type { RingPlan } from './ring-schedule.js';
 
-export interface SocketRingCallArgs {
-  operation: CollectiveOperation;
-  buffer: Float32Array;
-  plan: RingPlan;
-  op: string;
-  seq: number;
-  deadline: number;
-  deadlineMs: number;
+export interface SocketRingCallArgs extends RingCallBase {
   inbound: InboundLink;
   outbound: OutboundLink;
   predecessor: CollectivePeerRef;
   successor: CollectivePeerRef;
-  signal?: AbortSignal;
 }
 
 /**
