@@ -8,6 +8,9 @@
 // Built by scripts/build-addon.mjs with the system C++ compiler against Node's N-API headers.
 #include <node_api.h>
 
+#include "conv_gemm.h"
+#include "thread_pool.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -278,7 +281,8 @@ void unary(int op, const float* x, float* y, size_t n, double alpha) {
   }
 }
 
-enum Binary { ADD, SUB, MUL, DIV, MAX, MIN, SQUARED_DIFF };
+// RELU_GRAD: a (dy) times step(b) (x): TF.js's relu gradient, mul(dy, step(x)), in one pass.
+enum Binary { ADD, SUB, MUL, DIV, MAX, MIN, SQUARED_DIFF, RELU_GRAD };
 
 inline float bin(int op, float a, float b) {
   switch (op) {
@@ -288,6 +292,7 @@ inline float bin(int op, float a, float b) {
     case DIV: return a / b;
     case MAX: return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN() : (a > b ? a : b);
     case MIN: return std::isnan(a) || std::isnan(b) ? std::numeric_limits<float>::quiet_NaN() : (a < b ? a : b);
+    case RELU_GRAD: return a * (b != b ? b : (b > 0 ? 1.0f : 0.0f));
     default: { const double d = static_cast<double>(a) - b; return static_cast<float>(d * d); }
   }
 }
@@ -316,8 +321,66 @@ void binary(int op, const float* a, size_t na, const float* b, size_t nb, float*
     case MAX: return binary_t<MAX>(a, na, b, nb, y, n);
     case MIN: return binary_t<MIN>(a, na, b, nb, y, n);
     case SQUARED_DIFF: return binary_t<SQUARED_DIFF>(a, na, b, nb, y, n);
+    case RELU_GRAD: return binary_t<RELU_GRAD>(a, na, b, nb, y, n);
     default: throw ArgError{"unknown binary op " + std::to_string(op)};
   }
+}
+
+// Elementwise work under this many elements stays on the calling thread (waking a worker and
+// sharing cache lines costs more than it saves).
+constexpr size_t PARALLEL_MIN_ELEMENTS = 1 << 15;
+
+// Splits [0, n) into chunks that are multiples of `period` (so cycled operands stay aligned) and
+// runs fn(begin, end) on the pool.
+template <typename F>
+void parallel_chunks(size_t n, size_t period, F fn) {
+  mf::ThreadPool& pool = mf::ThreadPool::instance();
+  if (pool.threads() == 1 || n < PARALLEL_MIN_ELEMENTS) return fn(size_t{0}, n);
+  size_t chunk = (n / (4 * static_cast<size_t>(pool.threads())) + period - 1) / period * period;
+  if (chunk < period) chunk = period;
+  const int64_t tasks = static_cast<int64_t>((n + chunk - 1) / chunk);
+  pool.parallel_for(tasks, [&](int64_t t, int) {
+    const size_t b = static_cast<size_t>(t) * chunk;
+    fn(b, std::min(n, b + chunk));
+  });
+}
+
+void unary_parallel(int op, const float* x, float* y, size_t n, double alpha) {
+  if (op < 0 || op > LEAKY_RELU) throw ArgError{"unknown unary op " + std::to_string(op)};
+  parallel_chunks(n, 1, [&](size_t b, size_t e) { unary(op, x + b, y + b, e - b, alpha); });
+}
+
+void binary_parallel(int op, const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
+  if (op < 0 || op > RELU_GRAD) throw ArgError{"unknown binary op " + std::to_string(op)};
+  // The cycled operand's period; chunks start at multiples of it, so it is passed whole.
+  const size_t period = na == n ? (nb == n ? 1 : nb) : na;
+  parallel_chunks(n, period, [&](size_t s, size_t e) {
+    binary(op, na == n ? a + s : a, na == n ? e - s : na, nb == n ? b + s : b, nb == n ? e - s : nb, y + s, e - s);
+  });
+}
+
+// Max pooling, forward only: each output pixel's C maxima kept in the output row itself.
+// Strictly greater from -inf: NaN never wins and an all-NaN window gives -inf, as in TF.js.
+void max_pool_forward(const Geo& g, const float* __restrict x, float* __restrict out) {
+  const int c = g.c;
+  mf::ThreadPool::instance().parallel_for(static_cast<int64_t>(g.n) * g.oh, [&](int64_t row, int) {
+    const int64_t n = row / g.oh;
+    const int oh = static_cast<int>(row % g.oh);
+    for (int ow = 0; ow < g.ow; ++ow) {
+      float* __restrict o = out + ((n * g.oh + oh) * g.ow + ow) * c;
+      for (int d = 0; d < c; ++d) o[d] = -std::numeric_limits<float>::infinity();
+      for (int kh = 0; kh < g.kh; ++kh) {
+        const int ih = oh * g.sh - g.pt + kh;
+        if (ih < 0 || ih >= g.h) continue;
+        for (int kw = 0; kw < g.kw; ++kw) {
+          const int iw = ow * g.sw - g.pl + kw;
+          if (iw < 0 || iw >= g.w) continue;
+          const float* __restrict xr = x + ((n * g.h + ih) * g.w + iw) * c;
+          for (int d = 0; d < c; ++d) o[d] = xr[d] > o[d] ? xr[d] : o[d];
+        }
+      }
+    }
+  });
 }
 
 napi_value undefined_value(napi_env env) {
@@ -357,7 +420,7 @@ napi_value Depthwise(napi_env env, napi_callback_info info) {
 napi_value MaxPool(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 3);
-    max_pool<false>(geo(env, a[0]), f32(env, a[1], nullptr, "x"), nullptr, f32(env, a[2], nullptr, "out"));
+    max_pool_forward(geo(env, a[0]), f32(env, a[1], nullptr, "x"), f32(env, a[2], nullptr, "out"));
   });
 }
 
@@ -371,7 +434,18 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
     const float* dy = f32(env, a[3], nullptr, "dy");
     float* dx = f32(env, a[4], nullptr, "dx");
     const bool tiles = g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && g.oh * g.sh == g.h && g.ow * g.sw == g.w;
-    if (tiles) max_pool_grad_tiles(g, x, y, dy, dx);
+    if (tiles) {
+      // Rows of windows touch disjoint rows of dx: one task per output row.
+      Geo one = g;
+      one.n = 1;
+      one.oh = 1;
+      one.h = g.sh;
+      const int64_t rows = static_cast<int64_t>(g.n) * g.oh;
+      const int64_t in_row = static_cast<int64_t>(g.sh) * g.w * g.c, out_row = static_cast<int64_t>(g.ow) * g.c;
+      mf::ThreadPool::instance().parallel_for(rows, [&](int64_t r, int) {
+        max_pool_grad_tiles(one, x + r * in_row, y + r * out_row, dy + r * out_row, dx + r * in_row);
+      });
+    }
     else max_pool<true>(g, x, dy, dx);
   });
 }
@@ -384,7 +458,7 @@ napi_value UnaryOp(napi_env env, napi_callback_info info) {
     float* x = f32(env, a[1], &nx, "x");
     float* y = f32(env, a[2], &ny, "y");
     if (nx != ny) throw ArgError{"x and y differ in length"};
-    unary(static_cast<int>(num(env, a[0])), x, y, nx, num(env, a[3]));
+    unary_parallel(static_cast<int>(num(env, a[0])), x, y, nx, num(env, a[3]));
   });
 }
 
@@ -397,7 +471,7 @@ napi_value BinaryOp(napi_env env, napi_callback_info info) {
     float* pb = f32(env, a[2], &nb, "b");
     float* y = f32(env, a[3], &ny, "y");
     if ((na != ny && nb != ny) || na == 0 || nb == 0 || ny % na != 0 || ny % nb != 0) throw ArgError{"operand lengths do not cycle into the output"};
-    binary(static_cast<int>(num(env, a[0])), pa, na, pb, nb, y, ny);
+    binary_parallel(static_cast<int>(num(env, a[0])), pa, na, pb, nb, y, ny);
   });
 }
 
@@ -436,21 +510,119 @@ napi_value Sum(napi_env env, napi_callback_info info) {
     const int64_t inner = static_cast<int64_t>(num(env, a[3]));
     float* y = f32(env, a[4], &ny, "y");
     if (static_cast<int64_t>(nx) != outer * reduced * inner || static_cast<int64_t>(ny) != outer * inner) throw ArgError{"bad sum shape"};
-    std::vector<double> acc(inner);
-    for (int64_t o = 0; o < outer; ++o) {
-      std::fill(acc.begin(), acc.end(), 0.0);
+    auto sum_rows = [&](int64_t o, int64_t r0, int64_t r1, double* acc) {
       const float* xo = x + o * reduced * inner;
       if (inner == 1) {
         double s = 0;
-        for (int64_t r = 0; r < reduced; ++r) s += xo[r];
-        acc[0] = s;
+        for (int64_t r = r0; r < r1; ++r) s += xo[r];
+        acc[0] += s;
       } else {
-        for (int64_t r = 0; r < reduced; ++r)
+        for (int64_t r = r0; r < r1; ++r)
           for (int64_t i = 0; i < inner; ++i) acc[i] += xo[r * inner + i];
       }
-      for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
+    };
+    mf::ThreadPool& pool = mf::ThreadPool::instance();
+    if (outer == 1 && pool.threads() > 1 && nx >= PARALLEL_MIN_ELEMENTS) {
+      // One long reduction (a bias gradient): split the reduced axis, one double partial per piece.
+      const int64_t pieces = std::min<int64_t>(reduced, 4 * pool.threads());
+      std::vector<double> part(static_cast<size_t>(pieces * inner), 0.0);
+      pool.parallel_for(pieces, [&](int64_t p, int) {
+        sum_rows(0, reduced * p / pieces, reduced * (p + 1) / pieces, part.data() + p * inner);
+      });
+      for (int64_t i = 0; i < inner; ++i) {
+        double s = 0;
+        for (int64_t p = 0; p < pieces; ++p) s += part[p * inner + i];
+        y[i] = static_cast<float>(s);
+      }
+      return;
+    }
+    const int64_t tasks = nx >= PARALLEL_MIN_ELEMENTS ? outer : 1;
+    pool.parallel_for(tasks, [&](int64_t t, int) {
+      std::vector<double> acc(inner);
+      for (int64_t o = tasks == 1 ? 0 : t; o < (tasks == 1 ? outer : t + 1); ++o) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        sum_rows(o, 0, reduced, acc.data());
+        for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
+      }
+    });
+  });
+}
+
+// conv(kind, geometry[15], a, b, bias | null, act, out): kind 0 forward (x, w), 1 input gradient
+// (dy, w), 2 filter gradient (x, dy); geometry [N, H, W, C, KH, KW, OH, OW, O, SH, SW, DH, DW, PT, PL].
+napi_value Conv(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 7);
+    if (std::string(mf::gemm_isa()) == "none") throw ArgError{"no AVX2/AVX-512 here: the GEMM kernels are not available"};
+    size_t len, na, nb, nout;
+    int32_t* gv = i32(env, a[1], &len, "geometry");
+    if (len < 15) throw ArgError{"geometry needs 15 values"};
+    const mf::ConvShape g{gv[0], gv[1], gv[2], gv[3], gv[4], gv[5], gv[6], gv[7], gv[8], gv[9], gv[10], gv[11], gv[12], gv[13], gv[14]};
+    const float* pa = f32(env, a[2], &na, "a");
+    const float* pb = f32(env, a[3], &nb, "b");
+    napi_valuetype bt;
+    napi_typeof(env, a[4], &bt);
+    size_t nbias = 0;
+    const float* bias = bt == napi_null || bt == napi_undefined ? nullptr : f32(env, a[4], &nbias, "bias");
+    const int act = static_cast<int>(num(env, a[5]));
+    float* out = f32(env, a[6], &nout, "out");
+    const size_t x = size_t(g.n) * g.h * g.w * g.c, w = size_t(g.kh) * g.kw * g.c * g.o, y = size_t(g.n) * g.oh * g.ow * g.o;
+    const int kind = static_cast<int>(num(env, a[0]));
+    if (bias && nbias != size_t(g.o)) throw ArgError{"bias length is not the output channels"};
+    if (kind == 0) {
+      if (na != x || nb != w || nout != y) throw ArgError{"conv forward: array lengths do not match the geometry"};
+      mf::conv2d_forward(g, pa, pb, bias, act, out);
+    } else if (kind == 1) {
+      if (na != y || nb != w || nout != x) throw ArgError{"conv input gradient: array lengths do not match the geometry"};
+      mf::conv2d_backprop_input(g, pa, pb, out);
+    } else if (kind == 2) {
+      if (na != x || nb != y || nout != w) throw ArgError{"conv filter gradient: array lengths do not match the geometry"};
+      mf::conv2d_backprop_filter(g, pa, pb, out);
+    } else {
+      throw ArgError{"unknown conv kind " + std::to_string(kind)};
     }
   });
+}
+
+// matmul(shape[7] = [batchA, batchB, M, K, N, transA, transB], a, b, bias | null, act, out)
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 6);
+    if (std::string(mf::gemm_isa()) == "none") throw ArgError{"no AVX2/AVX-512 here: the GEMM kernels are not available"};
+    size_t len, na, nb, nout;
+    int32_t* sv = i32(env, a[0], &len, "shape");
+    if (len < 7) throw ArgError{"shape needs 7 values"};
+    const mf::MatmulShape s{sv[0], sv[1], sv[2], sv[3], sv[4], sv[5] != 0, sv[6] != 0};
+    const float* pa = f32(env, a[1], &na, "a");
+    const float* pb = f32(env, a[2], &nb, "b");
+    napi_valuetype bt;
+    napi_typeof(env, a[3], &bt);
+    size_t nbias = 0;
+    const float* bias = bt == napi_null || bt == napi_undefined ? nullptr : f32(env, a[3], &nbias, "bias");
+    float* out = f32(env, a[5], &nout, "out");
+    const int64_t batch = s.batch_a > s.batch_b ? s.batch_a : s.batch_b;
+    if ((s.batch_a != batch && s.batch_a != 1) || (s.batch_b != batch && s.batch_b != 1)) throw ArgError{"batch sizes differ and neither is 1"};
+    if (na != size_t(s.batch_a) * s.m * s.k || nb != size_t(s.batch_b) * s.k * s.n || nout != size_t(batch) * s.m * s.n)
+      throw ArgError{"matmul: array lengths do not match the shape"};
+    if (bias && nbias != size_t(s.n)) throw ArgError{"bias length is not N"};
+    mf::batch_matmul(s, pa, pb, bias, static_cast<int>(num(env, a[4])), out);
+  });
+}
+
+// setThreads(n): threads of the addon's pool (the caller plus n - 1 workers).
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 1);
+    const int n = static_cast<int>(num(env, a[0]));
+    if (n < 1 || n > 256) throw ArgError{"threads must be 1..256"};
+    mf::set_compute_threads(n);
+  });
+}
+
+napi_value GemmIsa(napi_env env, napi_callback_info) {
+  napi_value s;
+  napi_create_string_utf8(env, mf::gemm_isa(), NAPI_AUTO_LENGTH, &s);
+  return s;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
@@ -462,6 +634,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemmIsa", nullptr, GemmIsa, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -8,7 +8,7 @@ import { buildNapiAddon } from '../../../scripts/build-napi-addon.mjs';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 buildNapiAddon({
   label: 'native-kernels: NHWC',
-  source: join(root, 'addon', 'nhwc_kernels.cc'),
+  source: [join(root, 'addon', 'nhwc_kernels.cc'), join(root, 'addon', 'conv_gemm.cc')],
   target: join(root, 'dist', 'native', 'nhwc_kernels.node'),
   moduleName: 'nhwc_kernels',
   callerScript: fileURLToPath(import.meta.url),

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelFunc } from '@tensorflow/tfjs';
 import { loadNhwcAddon, type NhwcAddon } from './addon/nhwc-addon.js';
-import { ADDON_KERNELS } from './kernels/addon-kernels.js';
+import { ADDON_KERNELS, RELU_GRAD_KERNEL } from './kernels/addon-kernels.js';
 import { BATCH_NORM_KERNELS } from './kernels/batch-norm-kernel.js';
 import { COMPARISON_KERNELS } from './kernels/comparison-kernels.js';
 import { CONV_KERNELS } from './kernels/conv-kernels.js';
 import { ADD_N_KERNEL, ELEMENTWISE_KERNELS, SOFTMAX_KERNEL } from './kernels/elementwise-kernels.js';
+import { GEMM_KERNELS } from './kernels/gemm-kernels.js';
 import { withFallback, type NativeKernelDef } from './kernels/kernel-context.js';
 import { LAYOUT_KERNELS } from './kernels/layout-kernels.js';
 import { MATMUL_KERNELS } from './kernels/matmul-kernels.js';
@@ -14,6 +15,7 @@ import { REDUCTION_KERNELS } from './kernels/reduction-kernels.js';
 import { attachPool, Float32Pool } from './ort/float32-pool.js';
 import { NativeRunner } from './ort/native-runner.js';
 import { probeOnnxRuntime } from './ort/ort-sync-session.js';
+import { installReluGradient, reluGradJs } from './relu-gradient.js';
 import { installTileGradient } from './tile-gradient.js';
 
 /** The TF.js backend name of the fast CPU path, as recorded in a job's `backend`. */
@@ -33,8 +35,8 @@ export const NATIVE_KERNELS: readonly NativeKernelDef[] = [
   ...LAYOUT_KERNELS,
 ];
 
-/** Kernels the C++ NHWC addon serves first when it is built (see addon/nhwc_kernels.cc). */
-export { ADDON_KERNELS };
+/** Kernels the C++ addon serves first when it is built (addon/conv_gemm.cc, addon/nhwc_kernels.cc). */
+export const NATIVE_ADDON_KERNELS: readonly NativeKernelDef[] = [...GEMM_KERNELS, ...ADDON_KERNELS];
 
 export interface OnnxCpuOptions {
   threads: number;
@@ -43,6 +45,8 @@ export interface OnnxCpuOptions {
 }
 
 export interface OnnxCpuStatus {
+  /** Instruction set of the addon's convolution/matmul GEMMs ('avx512', 'avx2'); 'none' without the addon or AVX2. */
+  gemm: string;
   threads: number;
   /** 'loaded', 'disabled', or why the addon is not available. */
   addon: string;
@@ -61,6 +65,7 @@ let state: { runner: NativeRunner; addon: NhwcAddon | undefined; addonStatus: st
  */
 export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
   const addon = resolveAddon(options.addon ?? true);
+  addon.addon?.setThreads(options.threads);
   if (state) {
     if (state.runner.threads !== options.threads) {
       state.runner.dispose();
@@ -88,13 +93,16 @@ export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
     0,
   );
   const native = new Map<string, NativeKernelDef[]>();
-  for (const def of [...ADDON_KERNELS, ...NATIVE_KERNELS]) native.set(def.kernelName, [...(native.get(def.kernelName) ?? []), def]);
+  for (const def of [...NATIVE_ADDON_KERNELS, ...NATIVE_KERNELS]) native.set(def.kernelName, [...(native.get(def.kernelName) ?? []), def]);
   for (const config of tf.getKernelsForBackend('cpu')) {
     const defs = native.get(config.kernelName);
     const kernelFunc: KernelFunc = defs ? routed(defs, config.kernelFunc, holder) : config.kernelFunc;
     tf.registerKernel({ ...config, backendName: ONNX_CPU_BACKEND, kernelFunc });
   }
+  // A kernel of this backend only (no cpu counterpart): the one-pass relu gradient.
+  tf.registerKernel({ kernelName: RELU_GRAD_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: routed(native.get(RELU_GRAD_KERNEL) ?? [], reluGradJs, holder) });
   installTileGradient(ONNX_CPU_BACKEND);
+  installReluGradient(ONNX_CPU_BACKEND);
   return runner;
 }
 
@@ -119,7 +127,7 @@ function routed(defs: NativeKernelDef[], jsKernel: KernelFunc, holder: { runner:
 
 /** Threads and NHWC addon state of the registered backend, for the job log. */
 export function onnxCpuStatus(): OnnxCpuStatus | undefined {
-  return state && { threads: state.runner.threads, addon: state.addonStatus };
+  return state && { threads: state.runner.threads, addon: state.addonStatus, gemm: state.addon?.gemmIsa() ?? 'none' };
 }
 
 /** The runner of the registered backend (its per-op call counts), if registered. */

@@ -27,29 +27,43 @@ interface Report {
   replaced: string[];
   /** 'loaded', 'disabled' or why the C++ NHWC addon is unavailable. */
   addon: string;
+  /** The addon's GEMM instruction set. */
+  gemm: string;
 }
 
-function parity(threads: number, mode: 'addon' | 'no-addon'): Promise<Report> {
+type Mode = 'addon' | 'addon-avx2' | 'no-addon';
+
+function parity(threads: number, mode: Mode): Promise<Report> {
   const script = fileURLToPath(new URL('./fixtures/kernel-parity.mjs', import.meta.url));
+  // addon-avx2: the AVX2 GEMM kernels, forced where the CPU has AVX-512 (the same where it has not).
+  const env = { ...process.env, ...(mode === 'addon-avx2' ? { MEDFUSION_GEMM_ISA: 'avx2' } : {}) };
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [script, String(threads), mode], { timeout: 110_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [script, String(threads), mode === 'no-addon' ? 'no-addon' : 'addon'], { env, timeout: 110_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`kernel-parity.mjs failed: ${err.message}\n${stderr}`));
       resolve(JSON.parse(stdout.slice(stdout.lastIndexOf('@@RESULT@@') + 10)) as Report);
     }),
   );
 }
 
-// Twice: with the C++ NHWC addon (npm run build compiles it) serving what it covers first, and
-// with onnxruntime only (what runs where the addon cannot be built).
-describe.each(['addon', 'no-addon'] as const)('onnx-cpu kernels (%s) equal the pure-JS cpu kernels', (mode) => {
+// With the C++ addon (npm run build compiles it) serving what it covers first, on one thread and
+// on two (the thread pool's split work and partial sums), with its AVX2 kernels, and with
+// onnxruntime only (what runs where the addon cannot be built).
+describe.each([
+  ['addon', 1],
+  ['addon', 2],
+  ['addon-avx2', 2],
+  ['no-addon', 1],
+] as const)('onnx-cpu kernels (%s, %i threads) equal the pure-JS cpu kernels', (mode, threads) => {
   let report: Report;
   beforeAll(async () => {
-    report = await parity(1, mode);
+    report = await parity(threads, mode);
   });
 
   it('ran every case, with the addon as asked', () => {
     expect(report.results.length).toBeGreaterThan(70);
-    expect(report.addon).toBe(mode === 'addon' ? 'loaded' : 'disabled');
+    expect(report.addon).toBe(mode === 'no-addon' ? 'disabled' : 'loaded');
+    if (mode === 'addon-avx2') expect(report.gemm).toBe('avx2');
+    if (mode === 'no-addon') expect(report.gemm).toBe('none');
   });
 
   it('matches within 1e-4 relative on every output and gradient, running natively', () => {

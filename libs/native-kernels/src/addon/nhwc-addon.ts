@@ -13,11 +13,24 @@ export interface NhwcAddon {
   binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array, scale: Float32Array, epsilon: number, y: Float32Array): void;
   sum(x: Float32Array, outer: number, reduced: number, inner: number, y: Float32Array): void;
+  /**
+   * Convolution as a GEMM (addon/conv_gemm.cc). kind 0: forward (x, w) with optional bias and
+   * act (0 none, 1 relu); 1: input gradient (dy, w); 2: filter gradient (x, dy). geometry:
+   * [N, H, W, C, KH, KW, OH, OW, O, SH, SW, DH, DW, PT, PL].
+   */
+  conv(kind: 0 | 1 | 2, geometry: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, act: 0 | 1, out: Float32Array): void;
+  /** shape: [batchA, batchB, M, K, N, transA, transB]; a batch of 1 is shared by every batch. */
+  matmul(shape: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, act: 0 | 1, out: Float32Array): void;
+  /** Threads of the addon's pool for every kernel after this call. */
+  setThreads(threads: number): void;
+  /** The instruction set of the GEMM kernels: 'avx512', 'avx2', or 'none' (conv/matmul unavailable). */
+  gemmIsa(): 'avx512' | 'avx2' | 'none';
 }
 
 /** Op codes of `unary` and `binary`, in the order of the addon's enums. */
 export const UNARY_OP = { Relu: 0, Relu6: 1, Step: 2, Neg: 3, Abs: 4, Square: 5, Sqrt: 6, Rsqrt: 7, Exp: 8, Log: 9, Sigmoid: 10, Tanh: 11, Elu: 12, Reciprocal: 13, LeakyRelu: 14 } as const;
-export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 } as const;
+/** ReluGrad: a * step(b), TF.js's relu gradient (dy * step(x)) in one pass. */
+export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, ReluGrad: 7 } as const;
 
 // Same place from src/addon (Jest) and dist/addon (built code): the package's dist/native.
 const ADDON_PATH = fileURLToPath(new URL('../../dist/native/nhwc_kernels.node', import.meta.url));
@@ -33,7 +46,7 @@ export function loadNhwcAddon(): { addon: NhwcAddon } | { reason: string } {
   }
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH) as NhwcAddon;
-    if (typeof addon.depthwise !== 'function' || typeof addon.sum !== 'function') throw new Error('unexpected exports (rebuild it)');
+    if (typeof addon.depthwise !== 'function' || typeof addon.conv !== 'function' || typeof addon.gemmIsa !== 'function') throw new Error('unexpected exports (rebuild it)');
     loaded = { addon };
   } catch (err) {
     loaded = { reason: `${ADDON_PATH} does not load: ${(err as Error).message.split('\n')[0]}` };

@@ -112,8 +112,20 @@ function poolInfo(shape: number[], attrs: Record<string, unknown>): backend_util
   );
 }
 
-// MaxPool itself stays with onnxruntime: its kernel (with the layout transposes) measured faster
-// than a scalar loop here.
+const maxPool: NativeKernelDef = {
+  kernelName: 'MaxPool',
+  impl: (args) => {
+    const { addon } = args;
+    const { x } = args.inputs as { x: TensorInfo };
+    const xv = f32(args.backend, x);
+    if (!addon || !x || !xv) return undefined;
+    const info = poolInfo(x.shape, args.attrs);
+    const y = args.runner.pool.alloc(sizeOf(info.outShape));
+    addon.maxPool(geometry(info, 1), xv, y);
+    return output(args, 'MaxPool', info.outShape, y);
+  },
+};
+
 const maxPoolGrad: NativeKernelDef = {
   kernelName: 'MaxPoolGrad',
   impl: (args) => {
@@ -152,6 +164,9 @@ function cycles(shape: readonly number[], out: readonly number[]): boolean {
   while (s.length > 0 && s[0] === 1) s.shift();
   return s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i]);
 }
+
+/** The relu gradient, dy * step(x), in one pass (see relu-gradient.ts); registered for onnx-cpu only. */
+export const RELU_GRAD_KERNEL = 'ReluGrad';
 
 function binary(kernelName: keyof typeof BINARY_OP): NativeKernelDef {
   return {
@@ -227,10 +242,13 @@ export const ADDON_KERNELS: NativeKernelDef[] = [
   depthwiseBackpropFilter,
   maxPoolGrad,
   ...(Object.keys(UNARY_OP) as Array<keyof typeof UNARY_OP>).map(unary),
-  ...(Object.keys(BINARY_OP) as Array<keyof typeof BINARY_OP>).map(binary),
+  maxPool,
+  ...(Object.keys(BINARY_OP) as Array<keyof typeof BINARY_OP>).filter((op) => op !== RELU_GRAD_KERNEL).map(binary),
   batchNorm,
   reduction('Sum'),
   reduction('Mean'),
+  // Inputs a: dy, b: x (the relu's input).
+  binary(RELU_GRAD_KERNEL),
 ];
 
 export type { NhwcAddon };

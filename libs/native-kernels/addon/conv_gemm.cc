@@ -1,0 +1,412 @@
+// Convolutions (forward, input gradient, filter gradient) and matrix multiplies on TF.js's own
+// NHWC / row-major float32 arrays, as GEMMs that never build the im2col matrix:
+// - forward and input gradient are "indirect" GEMMs (as in XNNPACK): each output row's inputs
+//   are found through a table of pointers to input pixels, one per kernel tap, and the filter is
+//   the right-hand matrix as TF.js stores it (HWIO = [taps*C, O]);
+// - the filter gradient is a reduction over output pixels, A^T B, with A the input pixels shifted
+//   per tap and B the rows of dy;
+// both with register tiles of MR rows x 2 vectors (AVX-512: 12 x 32, AVX2: 6 x 16) kept in
+// registers over the whole reduction, compiled for AVX-512 and AVX2+FMA and picked at load time.
+// Work is split over the addon's thread pool (thread_pool.h): output row panels, or chunks of
+// the reduction with one partial result per thread, summed at the end.
+// Why not onnxruntime: its Conv is NCHW, so every TF.js call paid two or three layout
+// transposes, and its filter gradient (a convolution with batch and channels swapped) ran at a
+// fifth of its forward speed.
+#include "conv_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "thread_pool.h"
+
+#define MF_INLINE static inline __attribute__((always_inline))
+#define MF_NOINLINE static __attribute__((noinline))
+#define MF_UNROLL _Pragma("GCC unroll 16")
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+namespace mf_avx512 {
+typedef __m512 VT;
+typedef __mmask16 MT;
+#define MF_VL 16
+#define MF_MR 12
+MF_INLINE VT vzero() { return _mm512_setzero_ps(); }
+MF_INLINE VT vload(const float* p) { return _mm512_loadu_ps(p); }
+MF_INLINE VT vload_mask(const float* p, MT m) { return _mm512_maskz_loadu_ps(m, p); }
+MF_INLINE void vstore(float* p, VT v) { _mm512_storeu_ps(p, v); }
+MF_INLINE void vstore_mask(float* p, VT v, MT m) { _mm512_mask_storeu_ps(p, m, v); }
+MF_INLINE VT vbcast(const float* p) { return _mm512_set1_ps(*p); }
+MF_INLINE VT vfma(VT a, VT b, VT c) { return _mm512_fmadd_ps(a, b, c); }
+MF_INLINE VT vadd(VT a, VT b) { return _mm512_add_ps(a, b); }
+// maxps returns its second operand when either is NaN: max(0, v) keeps NaN, like TF.js's relu.
+MF_INLINE VT vmax(VT zero, VT v) { return _mm512_max_ps(zero, v); }
+MF_INLINE MT vmask(int n) { return n >= 16 ? static_cast<MT>(0xFFFF) : static_cast<MT>((1u << n) - 1); }
+#include "gemm_tiles.inc"
+#undef MF_VL
+#undef MF_MR
+}  // namespace mf_avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace mf_avx2 {
+typedef __m256 VT;
+typedef __m256i MT;
+#define MF_VL 8
+#define MF_MR 6
+MF_INLINE VT vzero() { return _mm256_setzero_ps(); }
+MF_INLINE VT vload(const float* p) { return _mm256_loadu_ps(p); }
+MF_INLINE VT vload_mask(const float* p, MT m) { return _mm256_maskload_ps(p, m); }
+MF_INLINE void vstore(float* p, VT v) { _mm256_storeu_ps(p, v); }
+MF_INLINE void vstore_mask(float* p, VT v, MT m) { _mm256_maskstore_ps(p, m, v); }
+MF_INLINE VT vbcast(const float* p) { return _mm256_broadcast_ss(p); }
+MF_INLINE VT vfma(VT a, VT b, VT c) { return _mm256_fmadd_ps(a, b, c); }
+MF_INLINE VT vadd(VT a, VT b) { return _mm256_add_ps(a, b); }
+MF_INLINE VT vmax(VT zero, VT v) { return _mm256_max_ps(zero, v); }
+MF_INLINE MT vmask(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+#include "gemm_tiles.inc"
+#undef MF_VL
+#undef MF_MR
+}  // namespace mf_avx2
+#pragma GCC pop_options
+
+namespace mf {
+namespace {
+
+struct Isa {
+  const char* name;
+  int mr;
+  void (*igemm_panel)(int, int, const float* const*, const float*, int64_t, int, float*, int64_t, int, const float*, int);
+  void (*atb_block)(int, int, const float* const*, int, const float*, int64_t, int, float*, int64_t);
+};
+
+Isa detect(const char* force) {
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const std::string want = force ? force : "";
+  if (avx512 && (want.empty() || want == "avx512")) return {"avx512", 12, mf_avx512::igemm_panel, mf_avx512::atb_block};
+  if (avx2 && (want.empty() || want == "avx2" || want == "avx512")) return {"avx2", 6, mf_avx2::igemm_panel, mf_avx2::atb_block};
+  return {"none", 0, nullptr, nullptr};
+}
+
+Isa& isa() {
+  static Isa chosen = detect(std::getenv("MEDFUSION_GEMM_ISA"));
+  return chosen;
+}
+
+// Zeros standing in for taps that fall into the padding (read only; grown before a parallel_for).
+const float* zeros(size_t n) {
+  static std::vector<float> z;
+  if (z.size() < n) z.assign(n, 0.0f);
+  return z.data();
+}
+
+constexpr int PANELS_PER_TASK = 4;
+constexpr int COLUMN_BLOCK = 256;
+
+// One indirect GEMM: rows [0, m) of C (ldc) = act(sum over segs of rows' inputs x B + bias);
+// row_ptrs(m0, mvalid, table, scratch) fills table[s * MR + r] for the rows of one panel, and may
+// point them into `scratch` (scratch_floats per panel, private to the task) for rows it builds.
+template <typename RowPtrs>
+void indirect_gemm(int64_t m, int segs, int ks, const float* b, int64_t ldb, int n, float* c, int64_t ldc, const float* bias,
+                   int act, RowPtrs row_ptrs, bool parallel = true, size_t scratch_floats = 0) {
+  const Isa& k = isa();
+  const int mr = k.mr;
+  const int64_t panels = (m + mr - 1) / mr;
+  const int64_t tasks = (panels + PANELS_PER_TASK - 1) / PANELS_PER_TASK;
+  auto task = [&](int64_t t, int) {
+    std::vector<const float*> table(static_cast<size_t>(PANELS_PER_TASK) * segs * mr);
+    std::vector<float> scratch(PANELS_PER_TASK * scratch_floats);
+    const int64_t p0 = t * PANELS_PER_TASK;
+    const int64_t p1 = std::min(panels, p0 + PANELS_PER_TASK);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t m0 = p * mr;
+      row_ptrs(m0, static_cast<int>(std::min<int64_t>(mr, m - m0)), table.data() + (p - p0) * segs * mr,
+               scratch.data() + (p - p0) * scratch_floats);
+    }
+    // Column blocks outer so one block of B stays in cache across the task's panels.
+    for (int j = 0; j < n; j += COLUMN_BLOCK) {
+      const int nb = std::min(COLUMN_BLOCK, n - j);
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t m0 = p * mr;
+        k.igemm_panel(segs, ks, table.data() + (p - p0) * segs * mr, b + j, ldb, nb, c + m0 * ldc + j, ldc,
+                      static_cast<int>(std::min<int64_t>(mr, m - m0)), bias ? bias + j : nullptr, act);
+      }
+    }
+  };
+  if (parallel) {
+    ThreadPool::instance().parallel_for(tasks, task);
+  } else {
+    for (int64_t t = 0; t < tasks; ++t) task(t, 0);
+  }
+}
+
+constexpr int REDUCE_CHUNK = 256;
+
+// out[s][i][j] (segs x rows x cols, zeroed here) = sum over reduction rows q of a_s(q)[i] * b[q][j];
+// a_ptrs(s, q0, count, table, scratch) fills table[0..count) with row pointers for segment s
+// (each readable for `rows` floats), possibly into `scratch` (scratch_floats, private to the task).
+template <typename APtrs>
+void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int cols, float* out, APtrs a_ptrs, size_t scratch_floats = 0) {
+  const Isa& k = isa();
+  ThreadPool& pool = ThreadPool::instance();
+  const int64_t size = static_cast<int64_t>(segs) * rows * cols;
+  const int64_t chunks = (q + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+  // One partial result per pool thread but the caller's (any of them may take a chunk).
+  const int workers = chunks > 1 ? pool.threads() : 1;
+  std::memset(out, 0, sizeof(float) * size);
+  std::vector<float> partial(workers > 1 ? static_cast<size_t>(workers - 1) * size : 0, 0.0f);
+  pool.parallel_for(chunks, [&](int64_t t, int worker) {
+    float* dst = worker == 0 ? out : partial.data() + static_cast<int64_t>(worker - 1) * size;
+    const int64_t q0 = t * REDUCE_CHUNK;
+    const int count = static_cast<int>(std::min<int64_t>(REDUCE_CHUNK, q - q0));
+    const float* table[REDUCE_CHUNK];
+    std::vector<float> scratch(scratch_floats);
+    for (int s = 0; s < segs; ++s) {
+      a_ptrs(s, q0, count, table, scratch.data());
+      for (int i = 0; i < rows; i += k.mr)
+        k.atb_block(std::min(k.mr, rows - i), count, table, i, b + q0 * ldb, ldb, cols, dst + (static_cast<int64_t>(s) * rows + i) * cols, cols);
+    }
+  });
+  if (workers > 1) {
+    const int64_t blocks = (size + 4095) / 4096;
+    pool.parallel_for(blocks, [&](int64_t t, int) {
+      const int64_t e0 = t * 4096, e1 = std::min(size, e0 + 4096);
+      for (int w = 0; w < workers - 1; ++w) {
+        const float* p = partial.data() + static_cast<int64_t>(w) * size;
+        for (int64_t e = e0; e < e1; ++e) out[e] += p[e];
+      }
+    });
+  }
+}
+
+// Inputs with few channels (an image's first layer) make one tap's row too short to amortize a
+// tile's per-tap work; those rows are gathered whole (taps x channels, zero padded) instead.
+constexpr int GATHER_MAX_CHANNELS = 4;
+
+// The output pixel (image, row, column) of consecutive GEMM rows, without a division per row.
+struct PixelCursor {
+  int64_t img;
+  int y, x;
+  const int h, w;
+  PixelCursor(int64_t row, int height, int width)
+      : img(row / (static_cast<int64_t>(height) * width)), y(static_cast<int>((row / width) % height)), x(static_cast<int>(row % width)), h(height), w(width) {}
+  void next() {
+    if (++x == w) {
+      x = 0;
+      if (++y == h) y = 0, ++img;
+    }
+  }
+};
+
+// Writes the im2col rows (kh * kw * c floats each, zero padded) of `count` consecutive output
+// pixels from `row` on, `stride` floats apart. C is the channel count, known at compile time so the
+// copies of a window's interior rows (kw * C contiguous floats) are short fixed loops.
+template <int C>
+void gather_windows_c(const ConvShape& g, const float* x, int64_t row, int count, float* dst, size_t stride) {
+  PixelCursor p(row, g.oh, g.ow);
+  const int run = g.kw * C;
+  for (int i = 0; i < count; ++i, p.next(), dst += stride) {
+    float* d = dst;
+    const int iy0 = p.y * g.sh - g.pt, ix0 = p.x * g.sw - g.pl;
+    const float* img = x + p.img * g.h * g.w * C;
+    if (g.dw == 1 && iy0 >= 0 && iy0 + (g.kh - 1) * g.dh < g.h && ix0 >= 0 && ix0 + g.kw - 1 < g.w) {
+      for (int ky = 0; ky < g.kh; ++ky, d += run) {
+        const float* src = img + (static_cast<int64_t>(iy0 + ky * g.dh) * g.w + ix0) * C;
+        for (int e = 0; e < run; ++e) d[e] = src[e];
+      }
+      continue;
+    }
+    for (int ky = 0; ky < g.kh; ++ky) {
+      const int iy = iy0 + ky * g.dh;
+      const bool row_inside = iy >= 0 && iy < g.h;
+      for (int kx = 0; kx < g.kw; ++kx, d += C) {
+        const int ix = ix0 + kx * g.dw;
+        if (row_inside && ix >= 0 && ix < g.w) {
+          const float* src = img + (static_cast<int64_t>(iy) * g.w + ix) * C;
+          for (int ci = 0; ci < C; ++ci) d[ci] = src[ci];
+        } else {
+          for (int ci = 0; ci < C; ++ci) d[ci] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+inline void gather_windows(const ConvShape& g, const float* x, int64_t row, int count, float* dst, size_t stride) {
+  switch (g.c) {
+    case 1: return gather_windows_c<1>(g, x, row, count, dst, stride);
+    case 2: return gather_windows_c<2>(g, x, row, count, dst, stride);
+    case 3: return gather_windows_c<3>(g, x, row, count, dst, stride);
+    default: return gather_windows_c<4>(g, x, row, count, dst, stride);
+  }
+}
+
+}  // namespace
+
+const char* gemm_isa() { return isa().name; }
+
+void set_compute_threads(int n) { ThreadPool::instance().set_threads(n); }
+
+int compute_threads() { return ThreadPool::instance().threads(); }
+
+void conv2d_forward(const ConvShape& g, const float* x, const float* w, const float* bias, int act, float* y) {
+  const int taps = g.kh * g.kw;
+  const int64_t m = static_cast<int64_t>(g.n) * g.oh * g.ow;
+  const int mr = isa().mr;
+  if (g.c <= GATHER_MAX_CHANNELS) {
+    const int kk = taps * g.c;
+    const float* zero = zeros(kk);
+    indirect_gemm(
+        m, 1, kk, w, g.o, g.o, y, g.o, bias, act,
+        [&](int64_t m0, int mvalid, const float** table, float* scratch) {
+          gather_windows(g, x, m0, mvalid, scratch, kk);
+          for (int r = 0; r < mr; ++r) table[r] = r < mvalid ? scratch + r * kk : zero;
+        },
+        true, static_cast<size_t>(mr) * kk);
+    return;
+  }
+  const float* zero = zeros(g.c);
+  indirect_gemm(m, taps, g.c, w, g.o, g.o, y, g.o, bias, act, [&](int64_t m0, int mvalid, const float** table, float*) {
+    for (int r = 0; r < mr; ++r) {
+      if (r >= mvalid) {
+        for (int s = 0; s < taps; ++s) table[s * mr + r] = zero;
+        continue;
+      }
+      const int64_t row = m0 + r;
+      const int ox = static_cast<int>(row % g.ow);
+      const int oy = static_cast<int>((row / g.ow) % g.oh);
+      const int64_t img = row / (static_cast<int64_t>(g.ow) * g.oh);
+      for (int ky = 0; ky < g.kh; ++ky) {
+        const int iy = oy * g.sh - g.pt + ky * g.dh;
+        for (int kx = 0; kx < g.kw; ++kx) {
+          const int ix = ox * g.sw - g.pl + kx * g.dw;
+          const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+          table[(ky * g.kw + kx) * mr + r] = inside ? x + ((img * g.h + iy) * g.w + ix) * g.c : zero;
+        }
+      }
+    }
+  });
+}
+
+void conv2d_backprop_input(const ConvShape& g, const float* dy, const float* w, float* dx) {
+  const int taps = g.kh * g.kw;
+  // B[tap][o][c] = w[tap][c][o]: dx's row for an input pixel is a sum over taps of dy rows.
+  std::vector<float> wt(static_cast<size_t>(taps) * g.o * g.c);
+  for (int s = 0; s < taps; ++s)
+    for (int ci = 0; ci < g.c; ++ci)
+      for (int o = 0; o < g.o; ++o) wt[(static_cast<size_t>(s) * g.o + o) * g.c + ci] = w[(static_cast<size_t>(s) * g.c + ci) * g.o + o];
+  const float* zero = zeros(g.o);
+  const int64_t m = static_cast<int64_t>(g.n) * g.h * g.w;
+  const int mr = isa().mr;
+  indirect_gemm(m, taps, g.o, wt.data(), g.c, g.c, dx, g.c, nullptr, 0, [&](int64_t m0, int mvalid, const float** table, float*) {
+    for (int r = 0; r < mr; ++r) {
+      if (r >= mvalid) {
+        for (int s = 0; s < taps; ++s) table[s * mr + r] = zero;
+        continue;
+      }
+      const int64_t row = m0 + r;
+      const int ix = static_cast<int>(row % g.w);
+      const int iy = static_cast<int>((row / g.w) % g.h);
+      const int64_t img = row / (static_cast<int64_t>(g.w) * g.h);
+      for (int ky = 0; ky < g.kh; ++ky) {
+        // The output row whose window put tap ky on input row iy, if the stride lands there.
+        const int ty = iy + g.pt - ky * g.dh;
+        const int oy = ty >= 0 && ty % g.sh == 0 ? ty / g.sh : -1;
+        for (int kx = 0; kx < g.kw; ++kx) {
+          const int tx = ix + g.pl - kx * g.dw;
+          const int ox = tx >= 0 && tx % g.sw == 0 ? tx / g.sw : -1;
+          const bool inside = oy >= 0 && oy < g.oh && ox >= 0 && ox < g.ow;
+          table[(ky * g.kw + kx) * mr + r] = inside ? dy + ((img * g.oh + oy) * g.ow + ox) * g.o : zero;
+        }
+      }
+    }
+  });
+}
+
+void conv2d_backprop_filter(const ConvShape& g, const float* x, const float* dy, float* dw) {
+  const int64_t q = static_cast<int64_t>(g.n) * g.oh * g.ow;
+  if (g.c <= GATHER_MAX_CHANNELS) {
+    // One "tap" of kh * kw * c rows: the gathered windows, laid out as dw is ([kh, kw, c, o]).
+    const int kk = g.kh * g.kw * g.c;
+    reduce_atb(
+        q, 1, kk, dy, g.o, g.o, dw,
+        [&](int, int64_t q0, int count, const float** table, float* scratch) {
+          gather_windows(g, x, q0, count, scratch, kk);
+          for (int i = 0; i < count; ++i) table[i] = scratch + static_cast<size_t>(i) * kk;
+        },
+        static_cast<size_t>(REDUCE_CHUNK) * kk);
+    return;
+  }
+  const float* zero = zeros(g.c);
+  reduce_atb(q, g.kh * g.kw, g.c, dy, g.o, g.o, dw, [&](int s, int64_t q0, int count, const float** table, float*) {
+    const int ky = s / g.kw, kx = s % g.kw;
+    for (int i = 0; i < count; ++i) {
+      const int64_t row = q0 + i;
+      const int ox = static_cast<int>(row % g.ow);
+      const int oy = static_cast<int>((row / g.ow) % g.oh);
+      const int64_t img = row / (static_cast<int64_t>(g.ow) * g.oh);
+      const int iy = oy * g.sh - g.pt + ky * g.dh;
+      const int ix = ox * g.sw - g.pl + kx * g.dw;
+      const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+      table[i] = inside ? x + ((img * g.h + iy) * g.w + ix) * g.c : zero;
+    }
+  });
+}
+
+void batch_matmul(const MatmulShape& s, const float* a, const float* b, const float* bias, int act, float* c) {
+  // Transposed operands are copied to row-major first: O(size) against the product's O(m k n).
+  std::vector<float> at, bt;
+  const int64_t sa = static_cast<int64_t>(s.m) * s.k, sb = static_cast<int64_t>(s.k) * s.n;
+  if (s.trans_a) {
+    at.resize(static_cast<size_t>(s.batch_a) * sa);
+    for (int64_t bi = 0; bi < s.batch_a; ++bi)
+      for (int kk = 0; kk < s.k; ++kk)
+        for (int i = 0; i < s.m; ++i) at[bi * sa + static_cast<int64_t>(i) * s.k + kk] = a[bi * sa + static_cast<int64_t>(kk) * s.m + i];
+    a = at.data();
+  }
+  if (s.trans_b) {
+    bt.resize(static_cast<size_t>(s.batch_b) * sb);
+    for (int64_t bi = 0; bi < s.batch_b; ++bi)
+      for (int j = 0; j < s.n; ++j)
+        for (int kk = 0; kk < s.k; ++kk) bt[bi * sb + static_cast<int64_t>(kk) * s.n + j] = b[bi * sb + static_cast<int64_t>(j) * s.k + kk];
+    b = bt.data();
+  }
+  const int64_t batch = std::max(s.batch_a, s.batch_b);
+  const int mr = isa().mr;
+  const float* zero = zeros(s.k);
+  // Batches whose B is shared fold into one tall GEMM; otherwise one GEMM per batch.
+  if (s.batch_b == 1) {
+    indirect_gemm(batch * s.m, 1, s.k, b, s.n, s.n, c, s.n, bias, act, [&](int64_t m0, int mvalid, const float** table, float*) {
+      for (int r = 0; r < mr; ++r) {
+        const int64_t row = m0 + r;
+        table[r] = r < mvalid ? a + (s.batch_a == 1 ? row % s.m : row) * s.k : zero;
+      }
+    });
+    return;
+  }
+  // Many small products (attention heads): one task per batch; few large ones: split each.
+  const bool per_batch = batch >= ThreadPool::instance().threads();
+  auto one = [&](int64_t bi, bool parallel) {
+    const float* ab = a + (s.batch_a == 1 ? 0 : bi * sa);
+    indirect_gemm(
+        s.m, 1, s.k, b + bi * sb, s.n, s.n, c + bi * static_cast<int64_t>(s.m) * s.n, s.n, bias, act,
+        [&](int64_t m0, int mvalid, const float** table, float*) {
+          for (int r = 0; r < mr; ++r) table[r] = r < mvalid ? ab + (m0 + r) * s.k : zero;
+        },
+        parallel);
+  };
+  if (per_batch) {
+    ThreadPool::instance().parallel_for(batch, [&](int64_t bi, int) { one(bi, false); });
+  } else {
+    for (int64_t bi = 0; bi < batch; ++bi) one(bi, true);
+  }
+}
+
+}  // namespace mf

@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs';
+import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
+import { RELU_GRAD_KERNEL } from './kernels/addon-kernels.js';
+import type { CpuBackendStorage } from './kernels/kernel-context.js';
+
+/**
+ * TF.js's Relu gradient is mul(dy, cast(step(x))): two full passes over every activation and a
+ * temporary as large. On onnx-cpu it is one kernel, `ReluGrad` (a: dy, b: x), with the same
+ * values: dy * step(x), where step(NaN) is NaN. Gradients are registered globally in TF.js, so
+ * other backends (and non-float32 tensors) keep the original function.
+ */
+export function installReluGradient(backendName: string): void {
+  const original = tf.getGradient('Relu');
+  if (!original || (original as { medfusionFast?: boolean }).medfusionFast) return;
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    medfusionFast: true,
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+      const [x] = saved as [Tensor];
+      const g = dy as Tensor;
+      if (tf.getBackend() !== backendName || x.dtype !== 'float32' || g.dtype !== 'float32') return original.gradFunc(dy, saved, attrs);
+      return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { a: g, b: x }) as Tensor };
+    },
+  } as tf.GradConfig);
+}
+
+/** ReluGrad in JS, for calls the addon does not take (no addon, tiny tensors). */
+export const reluGradJs: KernelFunc = ({ inputs, backend }) => {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const storage = backend as unknown as CpuBackendStorage;
+  const dy = storage.data.get(a.dataId).values as Float32Array;
+  const x = storage.data.get(b.dataId).values as Float32Array;
+  const out = new Float32Array(dy.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = x[i]!;
+    out[i] = dy[i]! * (v !== v ? v : v > 0 ? 1 : 0);
+  }
+  return storage.makeTensorInfo([...a.shape], 'float32', out);
+};
