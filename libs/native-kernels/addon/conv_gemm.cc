@@ -108,6 +108,8 @@ const float* zeros(size_t n) {
 }
 
 constexpr int PANELS_PER_TASK = 4;
+// Products under this many multiply-adds run on the calling thread: waking a worker costs more.
+constexpr int64_t PARALLEL_MIN_MACS = 1 << 18;
 constexpr int COLUMN_BLOCK = 256;
 
 // One indirect GEMM: rows [0, m) of C (ldc) = act(sum over segs of rows' inputs x B + bias);
@@ -140,7 +142,7 @@ void indirect_gemm(int64_t m, int segs, int ks, const float* b, int64_t ldb, int
       }
     }
   };
-  if (parallel) {
+  if (parallel && m * n * static_cast<int64_t>(segs) * ks >= PARALLEL_MIN_MACS) {
     ThreadPool::instance().parallel_for(tasks, task);
   } else {
     for (int64_t t = 0; t < tasks; ++t) task(t, 0);
@@ -159,10 +161,11 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
   const int64_t size = static_cast<int64_t>(segs) * rows * cols;
   const int64_t chunks = (q + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
   // One partial result per pool thread but the caller's (any of them may take a chunk).
-  const int workers = chunks > 1 ? pool.threads() : 1;
+  const bool parallel = chunks > 1 && q * size >= PARALLEL_MIN_MACS;
+  const int workers = parallel ? pool.threads() : 1;
   std::memset(out, 0, sizeof(float) * size);
   std::vector<float> partial(workers > 1 ? static_cast<size_t>(workers - 1) * size : 0, 0.0f);
-  pool.parallel_for(chunks, [&](int64_t t, int worker) {
+  auto chunk = [&](int64_t t, int worker) {
     float* dst = worker == 0 ? out : partial.data() + static_cast<int64_t>(worker - 1) * size;
     const int64_t q0 = t * REDUCE_CHUNK;
     const int count = static_cast<int>(std::min<int64_t>(REDUCE_CHUNK, q - q0));
@@ -173,7 +176,12 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
       for (int i = 0; i < rows; i += k.mr)
         k.atb_block(std::min(k.mr, rows - i), count, table, i, b + q0 * ldb, ldb, cols, dst + (static_cast<int64_t>(s) * rows + i) * cols, cols);
     }
-  });
+  };
+  if (parallel) {
+    pool.parallel_for(chunks, chunk);
+  } else {
+    for (int64_t t = 0; t < chunks; ++t) chunk(t, 0);
+  }
   if (workers > 1) {
     const int64_t blocks = (size + 4095) / 4096;
     pool.parallel_for(blocks, [&](int64_t t, int) {
@@ -392,7 +400,7 @@ void batch_matmul(const MatmulShape& s, const float* a, const float* b, const fl
     return;
   }
   // Many small products (attention heads): one task per batch; few large ones: split each.
-  const bool per_batch = batch >= ThreadPool::instance().threads();
+  const bool per_batch = batch >= ThreadPool::instance().threads() && batch * s.m * s.n * static_cast<int64_t>(s.k) >= PARALLEL_MIN_MACS;
   auto one = [&](int64_t bi, bool parallel) {
     const float* ab = a + (s.batch_a == 1 ? 0 : bi * sa);
     indirect_gemm(

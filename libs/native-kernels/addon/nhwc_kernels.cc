@@ -303,6 +303,13 @@ template <int Op>
 void binary_t(const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
   if (na == n && nb == n) {
     for (size_t i = 0; i < n; ++i) y[i] = bin(Op, a[i], b[i]);
+  } else if (na == n && nb == 1) {
+    // A scalar operand: one loop over the other, which vectorizes (the period loop of 1 did not).
+    const float bs = b[0];
+    for (size_t i = 0; i < n; ++i) y[i] = bin(Op, a[i], bs);
+  } else if (nb == n && na == 1) {
+    const float as = a[0];
+    for (size_t i = 0; i < n; ++i) y[i] = bin(Op, as, b[i]);
   } else if (na == n) {
     for (size_t i = 0; i < n; i += nb)
       for (size_t j = 0; j < nb; ++j) y[i + j] = bin(Op, a[i + j], b[j]);
@@ -328,7 +335,7 @@ void binary(int op, const float* a, size_t na, const float* b, size_t nb, float*
 
 // Elementwise work under this many elements stays on the calling thread (waking a worker and
 // sharing cache lines costs more than it saves).
-constexpr size_t PARALLEL_MIN_ELEMENTS = 1 << 15;
+constexpr size_t PARALLEL_MIN_ELEMENTS = 1 << 18;
 
 // Splits [0, n) into chunks that are multiples of `period` (so cycled operands stay aligned) and
 // runs fn(begin, end) on the pool.

@@ -78,8 +78,9 @@ class ThreadPool {
     }
   }
 
-  void worker_loop(int worker) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  // `seen`: the generation when the worker was started, read by the starting thread: a
+  // parallel_for issued before the new thread runs must still count as new for it.
+  void worker_loop(int worker, uint64_t seen) {
     for (;;) {
       // Spin a while for the next kernel, then sleep until one comes.
       auto start = std::chrono::steady_clock::now();
@@ -104,7 +105,8 @@ class ThreadPool {
 
   void start_workers() {
     stopping_.store(false);
-    for (int w = 1; w < threads_; ++w) workers_.emplace_back([this, w] { worker_loop(w); });
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int w = 1; w < threads_; ++w) workers_.emplace_back([this, w, gen] { worker_loop(w, gen); });
   }
 
   void stop_workers() {

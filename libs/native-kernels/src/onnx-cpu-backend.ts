@@ -52,7 +52,17 @@ export interface OnnxCpuStatus {
   addon: string;
 }
 
-let state: { runner: NativeRunner; addon: NhwcAddon | undefined; addonStatus: string } | undefined;
+let state: { runner: NativeRunner; addon: NhwcAddon | undefined; addonStatus: string; threads: number } | undefined;
+
+/**
+ * onnxruntime's threads per session. With the addon's GEMMs the heavy kernels run on the addon's
+ * pool, which holds `threads` cores; onnxruntime's own pool would wake its threads on the same
+ * cores for the small kernels left to it (measured: a 2-thread step slower than a 1-thread one),
+ * so it gets one thread then.
+ */
+function ortThreads(threads: number, addon: NhwcAddon | undefined): number {
+  return addon && addon.gemmIsa() !== 'none' ? 1 : threads;
+}
 
 /**
  * Registers `onnx-cpu`: TF.js's pure-JS cpu backend (same tensor storage, every cpu kernel) with
@@ -66,21 +76,23 @@ let state: { runner: NativeRunner; addon: NhwcAddon | undefined; addonStatus: st
 export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
   const addon = resolveAddon(options.addon ?? true);
   addon.addon?.setThreads(options.threads);
+  const sessionThreads = ortThreads(options.threads, addon.addon);
   if (state) {
-    if (state.runner.threads !== options.threads) {
+    if (state.runner.threads !== sessionThreads) {
       state.runner.dispose();
-      state.runner = new NativeRunner(options.threads, state.runner.pool);
+      state.runner = new NativeRunner(sessionThreads, state.runner.pool);
     }
     state.addon = addon.addon;
     state.addonStatus = addon.status;
+    state.threads = options.threads;
     return state.runner;
   }
   const probe = probeOnnxRuntime();
   if (!probe.ok) throw new Error(probe.reason);
   const cpuFactory = tf.findBackendFactory('cpu');
   if (!cpuFactory) throw new Error('TF.js cpu backend is not registered; import @tensorflow/tfjs first');
-  const runner = new NativeRunner(options.threads, new Float32Pool());
-  state = { runner, addon: addon.addon, addonStatus: addon.status };
+  const runner = new NativeRunner(sessionThreads, new Float32Pool());
+  state = { runner, addon: addon.addon, addonStatus: addon.status, threads: options.threads };
   const holder = state;
   // Priority 0: registering must not change which backend TF.js picks by default.
   tf.registerBackend(
@@ -127,7 +139,7 @@ function routed(defs: NativeKernelDef[], jsKernel: KernelFunc, holder: { runner:
 
 /** Threads and NHWC addon state of the registered backend, for the job log. */
 export function onnxCpuStatus(): OnnxCpuStatus | undefined {
-  return state && { threads: state.runner.threads, addon: state.addonStatus, gemm: state.addon?.gemmIsa() ?? 'none' };
+  return state && { threads: state.threads, addon: state.addonStatus, gemm: state.addon?.gemmIsa() ?? 'none' };
 }
 
 /** The runner of the registered backend (its per-op call counts), if registered. */
