@@ -26,7 +26,7 @@ export function buildNapiAddon({ label, source, target, moduleName, callerScript
   }
   const cxx = process.env.CXX || 'g++';
   mkdirSync(dirname(target), { recursive: true });
-  const flags = ['-O3', '-std=c++17', '-shared', '-fPIC', '-fno-math-errno', '-fno-trapping-math', '-pthread', `-DNODE_GYP_MODULE_NAME=${moduleName}`, `-I${include}`, '-o', target, ...sources];
+  const flags = ['-O3', '-std=c++17', '-shared', '-fPIC', '-fno-math-errno', '-fno-trapping-math', '-ffp-contract=off', '-pthread', `-DNODE_GYP_MODULE_NAME=${moduleName}`, `-I${include}`, '-o', target, ...sources];
   try {
     execFileSync(cxx, flags, { stdio: ['ignore', 'inherit', 'inherit'] });
     return true;

@@ -632,6 +632,44 @@ napi_value GemmIsa(napi_env env, napi_callback_info) {
   return s;
 }
 
+// adam(value, m, v, g, oneMinusAccBeta1[1], oneMinusAccBeta2[1], beta1, oneMinusBeta1, beta2,
+//      oneMinusBeta2, epsilon, negLearningRate, newValue, newM, newV): one step of TF.js's
+// AdamOptimizer for one variable, with its op order and a float32 rounding after every op (the
+// scalars arrive as float64 and round to float32 as TF.js's scalar tensors do), so the result is
+// bit for bit what its ~13 separate ops give.
+napi_value Adam(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 15);
+    size_t n, nm, nv, ng, n1, n2, o0, o1, o2;
+    const float* value = f32(env, a[0], &n, "value");
+    const float* m = f32(env, a[1], &nm, "m");
+    const float* v = f32(env, a[2], &nv, "v");
+    const float* g = f32(env, a[3], &ng, "g");
+    const float* omab1p = f32(env, a[4], &n1, "oneMinusAccBeta1");
+    const float* omab2p = f32(env, a[5], &n2, "oneMinusAccBeta2");
+    const float b1 = static_cast<float>(num(env, a[6])), omb1 = static_cast<float>(num(env, a[7]));
+    const float b2 = static_cast<float>(num(env, a[8])), omb2 = static_cast<float>(num(env, a[9]));
+    const float eps = static_cast<float>(num(env, a[10])), neglr = static_cast<float>(num(env, a[11]));
+    float* out_value = f32(env, a[12], &o0, "newValue");
+    float* out_m = f32(env, a[13], &o1, "newM");
+    float* out_v = f32(env, a[14], &o2, "newV");
+    if (nm != n || nv != n || ng != n || o0 != n || o1 != n || o2 != n || n1 != 1 || n2 != 1) throw ArgError{"adam: lengths differ"};
+    const float omab1 = omab1p[0], omab2 = omab2p[0];
+    parallel_chunks(n, 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        const float gi = g[i];
+        const float new_m = m[i] * b1 + gi * omb1;
+        const float new_v = v[i] * b2 + (gi * gi) * omb2;
+        const float corrected_m = new_m / omab1;
+        const float corrected_v = new_v / omab2;
+        out_value[i] = (corrected_m / (std::sqrt(corrected_v) + eps)) * neglr + value[i];
+        out_m[i] = new_m;
+        out_v[i] = new_v;
+      }
+    });
+  });
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"depthwise", nullptr, Depthwise, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -641,6 +679,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -21,6 +21,12 @@ export interface NhwcAddon {
   conv(kind: 0 | 1 | 2, geometry: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, act: 0 | 1, out: Float32Array): void;
   /** shape: [batchA, batchB, M, K, N, transA, transB]; a batch of 1 is shared by every batch. */
   matmul(shape: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, act: 0 | 1, out: Float32Array): void;
+  /** One AdamOptimizer step for one variable, bit-equal to TF.js's ops (see addon/nhwc_kernels.cc). */
+  adam(
+    value: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, oneMinusAccBeta1: Float32Array, oneMinusAccBeta2: Float32Array,
+    beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number, negLearningRate: number,
+    newValue: Float32Array, newM: Float32Array, newV: Float32Array,
+  ): void;
   /** Threads of the addon's pool for every kernel after this call. */
   setThreads(threads: number): void;
   /** The instruction set of the GEMM kernels: 'avx512', 'avx2', or 'none' (conv/matmul unavailable). */
