@@ -256,6 +256,20 @@ inline void gather_windows(const ConvShape& g, const float* x, int64_t row, int 
   }
 }
 
+// With dilation 1 along x, a kernel row's kw taps read kw neighbouring pixels: kw * c contiguous
+// floats. One segment per kernel row (instead of per tap) gives the register tile kw times longer
+// runs between pointer switches; rows whose window crosses the left or right edge are copied to
+// scratch with zeros for the missing pixels.
+inline const float* kernel_row(const float* image_row, int x0, int kw, int w, int c, float* scratch) {
+  if (x0 >= 0 && x0 + kw <= w) return image_row + static_cast<int64_t>(x0) * c;
+  for (int k = 0; k < kw; ++k) {
+    const int xk = x0 + k;
+    if (xk >= 0 && xk < w) std::memcpy(scratch + k * c, image_row + static_cast<int64_t>(xk) * c, sizeof(float) * c);
+    else std::memset(scratch + k * c, 0, sizeof(float) * c);
+  }
+  return scratch;
+}
+
 }  // namespace
 
 const char* gemm_isa() { return isa().name; }
@@ -268,6 +282,26 @@ void conv2d_forward(const ConvShape& g, const float* x, const float* w, const fl
   const int taps = g.kh * g.kw;
   const int64_t m = static_cast<int64_t>(g.n) * g.oh * g.ow;
   const int mr = isa().mr;
+  if (g.dw == 1 && g.c > GATHER_MAX_CHANNELS) {
+    const int run = g.kw * g.c;
+    const float* zero = zeros(run);
+    indirect_gemm(
+        m, g.kh, run, w, g.o, g.o, y, g.o, bias, act,
+        [&](int64_t m0, int mvalid, const float** table, float* scratch) {
+          PixelCursor p(m0, g.oh, g.ow);
+          for (int r = 0; r < mr; ++r, p.next()) {
+            for (int ky = 0; ky < g.kh; ++ky) {
+              const int iy = p.y * g.sh - g.pt + ky * g.dh;
+              const bool inside = r < mvalid && iy >= 0 && iy < g.h;
+              table[ky * mr + r] = inside ? kernel_row(x + ((p.img * g.h + iy) * g.w) * g.c, p.x * g.sw - g.pl, g.kw, g.w, g.c,
+                                                       scratch + static_cast<size_t>(r * g.kh + ky) * run)
+                                          : zero;
+            }
+          }
+        },
+        true, static_cast<size_t>(mr) * g.kh * run);
+    return;
+  }
   if (g.c <= GATHER_MAX_CHANNELS) {
     const int kk = taps * g.c;
     const float* zero = zeros(kk);
@@ -305,6 +339,38 @@ void conv2d_forward(const ConvShape& g, const float* x, const float* w, const fl
 
 void conv2d_backprop_input(const ConvShape& g, const float* dy, const float* w, float* dx) {
   const int taps = g.kh * g.kw;
+  if (g.sw == 1 && g.dw == 1) {
+    // Kernel rows as segments: for input column ix, taps kx = kw-1..0 read dy columns
+    // ox0..ox0+kw-1 (ox0 = ix + pl - kw + 1), so B holds the taps of each row in reverse:
+    // B[ky][kw-1-kx][o][c] = w[ky][kx][c][o].
+    std::vector<float> wt(static_cast<size_t>(taps) * g.o * g.c);
+    for (int ky = 0; ky < g.kh; ++ky)
+      for (int kx = 0; kx < g.kw; ++kx)
+        for (int ci = 0; ci < g.c; ++ci)
+          for (int o = 0; o < g.o; ++o)
+            wt[((static_cast<size_t>(ky) * g.kw + (g.kw - 1 - kx)) * g.o + o) * g.c + ci] = w[((static_cast<size_t>(ky) * g.kw + kx) * g.c + ci) * g.o + o];
+    const int run = g.kw * g.o;
+    const float* zero = zeros(run);
+    const int64_t m = static_cast<int64_t>(g.n) * g.h * g.w;
+    const int mr = isa().mr;
+    indirect_gemm(
+        m, g.kh, run, wt.data(), g.c, g.c, dx, g.c, nullptr, 0,
+        [&](int64_t m0, int mvalid, const float** table, float* scratch) {
+          PixelCursor p(m0, g.h, g.w);
+          for (int r = 0; r < mr; ++r, p.next()) {
+            for (int ky = 0; ky < g.kh; ++ky) {
+              const int ty = p.y + g.pt - ky * g.dh;
+              const int oy = ty >= 0 && ty % g.sh == 0 ? ty / g.sh : -1;
+              const bool inside = r < mvalid && oy >= 0 && oy < g.oh;
+              table[ky * mr + r] = inside ? kernel_row(dy + ((p.img * g.oh + oy) * g.ow) * g.o, p.x + g.pl - g.kw + 1, g.kw, g.ow, g.o,
+                                                       scratch + static_cast<size_t>(r * g.kh + ky) * run)
+                                          : zero;
+            }
+          }
+        },
+        true, static_cast<size_t>(mr) * g.kh * run);
+    return;
+  }
   // B[tap][o][c] = w[tap][c][o]: dx's row for an input pixel is a sum over taps of dy rows.
   std::vector<float> wt(static_cast<size_t>(taps) * g.o * g.c);
   for (int s = 0; s < taps; ++s)
@@ -340,6 +406,23 @@ void conv2d_backprop_input(const ConvShape& g, const float* dy, const float* w, 
 
 void conv2d_backprop_filter(const ConvShape& g, const float* x, const float* dy, float* dw) {
   const int64_t q = static_cast<int64_t>(g.n) * g.oh * g.ow;
+  if (g.dw == 1 && g.c > GATHER_MAX_CHANNELS) {
+    // One segment per kernel row: rows (kx, c) of dw[ky] are kw * c contiguous input floats.
+    const int run = g.kw * g.c;
+    const float* zero = zeros(run);
+    reduce_atb(
+        q, g.kh, run, dy, g.o, g.o, dw,
+        [&](int ky, int64_t q0, int count, const float** table, float* scratch) {
+          PixelCursor p(q0, g.oh, g.ow);
+          for (int i = 0; i < count; ++i, p.next()) {
+            const int iy = p.y * g.sh - g.pt + ky * g.dh;
+            table[i] = iy >= 0 && iy < g.h ? kernel_row(x + ((p.img * g.h + iy) * g.w) * g.c, p.x * g.sw - g.pl, g.kw, g.w, g.c, scratch + static_cast<size_t>(i) * run)
+                                           : zero;
+          }
+        },
+        static_cast<size_t>(REDUCE_CHUNK) * run);
+    return;
+  }
   if (g.c <= GATHER_MAX_CHANNELS) {
     // One "tap" of kh * kw * c rows: the gathered windows, laid out as dw is ([kh, kw, c, o]).
     const int kk = g.kh * g.kw * g.c;

@@ -11,6 +11,7 @@
 #include "conv_gemm.h"
 #include "thread_pool.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -333,9 +334,26 @@ void binary(int op, const float* a, size_t na, const float* b, size_t nb, float*
   }
 }
 
-// Elementwise work under this many elements stays on the calling thread (waking a worker and
-// sharing cache lines costs more than it saves).
-constexpr size_t PARALLEL_MIN_ELEMENTS = 1 << 18;
+// Memory-bound work (elementwise, pooling, sums) under this many elements stays on the calling
+// thread: on two cores a split pass measured slower than one thread below ~1M elements (worker
+// wake-up, and the next kernel reading data from the other core's cache).
+constexpr size_t PARALLEL_MIN_ELEMENTS = 1 << 20;
+// Elements per task of a split pass.
+constexpr size_t PARALLEL_TASK_ELEMENTS = 1 << 16;
+
+// Runs fn(row) for rows [0, rows) of `row_elements` each, on the pool when the pass is large.
+template <typename F>
+void parallel_rows(int64_t rows, size_t row_elements, F fn) {
+  mf::ThreadPool& pool = mf::ThreadPool::instance();
+  if (pool.threads() == 1 || static_cast<size_t>(rows) * row_elements < PARALLEL_MIN_ELEMENTS) {
+    for (int64_t r = 0; r < rows; ++r) fn(r);
+    return;
+  }
+  const int64_t per_task = std::max<int64_t>(1, static_cast<int64_t>(PARALLEL_TASK_ELEMENTS / std::max<size_t>(1, row_elements)));
+  pool.parallel_for((rows + per_task - 1) / per_task, [&](int64_t t, int) {
+    for (int64_t r = t * per_task; r < std::min(rows, (t + 1) * per_task); ++r) fn(r);
+  });
+}
 
 // Splits [0, n) into chunks that are multiples of `period` (so cycled operands stay aligned) and
 // runs fn(begin, end) on the pool.
@@ -343,7 +361,7 @@ template <typename F>
 void parallel_chunks(size_t n, size_t period, F fn) {
   mf::ThreadPool& pool = mf::ThreadPool::instance();
   if (pool.threads() == 1 || n < PARALLEL_MIN_ELEMENTS) return fn(size_t{0}, n);
-  size_t chunk = (n / (4 * static_cast<size_t>(pool.threads())) + period - 1) / period * period;
+  size_t chunk = (PARALLEL_TASK_ELEMENTS + period - 1) / period * period;
   if (chunk < period) chunk = period;
   const int64_t tasks = static_cast<int64_t>((n + chunk - 1) / chunk);
   pool.parallel_for(tasks, [&](int64_t t, int) {
@@ -370,7 +388,7 @@ void binary_parallel(int op, const float* a, size_t na, const float* b, size_t n
 // Strictly greater from -inf: NaN never wins and an all-NaN window gives -inf, as in TF.js.
 void max_pool_forward(const Geo& g, const float* __restrict x, float* __restrict out) {
   const int c = g.c;
-  mf::ThreadPool::instance().parallel_for(static_cast<int64_t>(g.n) * g.oh, [&](int64_t row, int) {
+  parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(g.w) * g.kh * c, [&](int64_t row) {
     const int64_t n = row / g.oh;
     const int oh = static_cast<int>(row % g.oh);
     for (int ow = 0; ow < g.ow; ++ow) {
@@ -449,7 +467,7 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
       one.h = g.sh;
       const int64_t rows = static_cast<int64_t>(g.n) * g.oh;
       const int64_t in_row = static_cast<int64_t>(g.sh) * g.w * g.c, out_row = static_cast<int64_t>(g.ow) * g.c;
-      mf::ThreadPool::instance().parallel_for(rows, [&](int64_t r, int) {
+      parallel_rows(rows, static_cast<size_t>(in_row), [&](int64_t r) {
         max_pool_grad_tiles(one, x + r * in_row, y + r * out_row, dy + r * out_row, dx + r * in_row);
       });
     }
