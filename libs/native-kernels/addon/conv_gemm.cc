@@ -25,6 +25,13 @@
 #include "thread_pool.h"
 
 #define MF_INLINE static inline __attribute__((always_inline))
+
+namespace mf {
+struct Conv9Row {
+  const float* rows[3];  // input rows iy0, iy0 + dh, iy0 + 2 dh of one output row, or null outside
+  int w, sw, pl, dw;     // input width, stride, left padding, dilation along x
+};
+}  // namespace mf
 #define MF_NOINLINE static __attribute__((noinline))
 #define MF_UNROLL _Pragma("GCC unroll 16")
 
@@ -35,6 +42,7 @@ typedef __m512 VT;
 typedef __mmask16 MT;
 #define MF_VL 16
 #define MF_MR 12
+#define MF_CONV9_WIDE 1
 MF_INLINE VT vzero() { return _mm512_setzero_ps(); }
 MF_INLINE VT vload(const float* p) { return _mm512_loadu_ps(p); }
 MF_INLINE VT vload_mask(const float* p, MT m) { return _mm512_maskz_loadu_ps(m, p); }
@@ -49,6 +57,7 @@ MF_INLINE MT vmask(int n) { return n >= 16 ? static_cast<MT>(0xFFFF) : static_ca
 #include "gemm_tiles.inc"
 #undef MF_VL
 #undef MF_MR
+#undef MF_CONV9_WIDE
 }  // namespace mf_avx512
 #pragma GCC pop_options
 
@@ -59,6 +68,7 @@ typedef __m256 VT;
 typedef __m256i MT;
 #define MF_VL 8
 #define MF_MR 6
+#define MF_CONV9_WIDE 0
 MF_INLINE VT vzero() { return _mm256_setzero_ps(); }
 MF_INLINE VT vload(const float* p) { return _mm256_loadu_ps(p); }
 MF_INLINE VT vload_mask(const float* p, MT m) { return _mm256_maskload_ps(p, m); }
@@ -72,6 +82,7 @@ MF_INLINE MT vmask(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm2
 #include "gemm_tiles.inc"
 #undef MF_VL
 #undef MF_MR
+#undef MF_CONV9_WIDE
 }  // namespace mf_avx2
 #pragma GCC pop_options
 
@@ -83,6 +94,8 @@ struct Isa {
   int mr;
   void (*igemm_panel)(int, int, const float* const*, const float*, int64_t, int, float*, int64_t, int, const float*, int);
   void (*atb_block)(int, int, const float* const*, int, const float*, int64_t, int, float*, int64_t);
+  void (*conv9_forward_row)(const Conv9Row&, int, const float*, int, const float*, int, float*);
+  void (*conv9_filter_row)(const Conv9Row&, int, const float*, int, float*);
 };
 
 Isa detect(const char* force) {
@@ -90,9 +103,9 @@ Isa detect(const char* force) {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   const std::string want = force ? force : "";
-  if (avx512 && (want.empty() || want == "avx512")) return {"avx512", 12, mf_avx512::igemm_panel, mf_avx512::atb_block};
-  if (avx2 && (want.empty() || want == "avx2" || want == "avx512")) return {"avx2", 6, mf_avx2::igemm_panel, mf_avx2::atb_block};
-  return {"none", 0, nullptr, nullptr};
+  if (avx512 && (want.empty() || want == "avx512")) return {"avx512", 12, mf_avx512::igemm_panel, mf_avx512::atb_block, mf_avx512::conv9_forward_row, mf_avx512::conv9_filter_row};
+  if (avx2 && (want.empty() || want == "avx2" || want == "avx512")) return {"avx2", 6, mf_avx2::igemm_panel, mf_avx2::atb_block, mf_avx2::conv9_forward_row, mf_avx2::conv9_filter_row};
+  return {"none", 0, nullptr, nullptr, nullptr, nullptr};
 }
 
 Isa& isa() {
@@ -270,6 +283,51 @@ inline const float* kernel_row(const float* image_row, int x0, int kw, int w, in
   return scratch;
 }
 
+// The three input rows of output row `oy` of image `img` (null where outside the image).
+inline Conv9Row conv9_rows(const ConvShape& g, const float* x, int64_t img, int oy) {
+  Conv9Row r{{nullptr, nullptr, nullptr}, g.w, g.sw, g.pl, g.dw};
+  for (int ky = 0; ky < 3; ++ky) {
+    const int iy = oy * g.sh - g.pt + ky * g.dh;
+    r.rows[ky] = iy >= 0 && iy < g.h ? x + (img * g.h + iy) * g.w : nullptr;
+  }
+  return r;
+}
+
+inline bool is_conv9(const ConvShape& g) { return g.c == 1 && g.kh == 3 && g.kw == 3; }
+
+void conv9_forward(const ConvShape& g, const float* x, const float* w, const float* bias, int act, float* y) {
+  const int64_t rows = static_cast<int64_t>(g.n) * g.oh;
+  auto row = [&](int64_t r, int) {
+    const int64_t img = r / g.oh;
+    const int oy = static_cast<int>(r % g.oh);
+    isa().conv9_forward_row(conv9_rows(g, x, img, oy), g.ow, w, g.o, bias, act, y + r * g.ow * g.o);
+  };
+  if (rows * g.ow * g.o * 9 >= PARALLEL_MIN_MACS) ThreadPool::instance().parallel_for(rows, row);
+  else for (int64_t r = 0; r < rows; ++r) row(r, 0);
+}
+
+void conv9_filter(const ConvShape& g, const float* x, const float* dy, float* dw) {
+  ThreadPool& pool = ThreadPool::instance();
+  const int64_t rows = static_cast<int64_t>(g.n) * g.oh;
+  const size_t size = static_cast<size_t>(9) * g.o;
+  const bool parallel = rows * g.ow * g.o * 9 >= PARALLEL_MIN_MACS && pool.threads() > 1;
+  std::memset(dw, 0, sizeof(float) * size);
+  std::vector<float> partial(parallel ? (pool.threads() - 1) * size : 0, 0.0f);
+  auto row = [&](int64_t r, int worker) {
+    float* dst = worker == 0 ? dw : partial.data() + (worker - 1) * size;
+    const int64_t img = r / g.oh;
+    const int oy = static_cast<int>(r % g.oh);
+    isa().conv9_filter_row(conv9_rows(g, x, img, oy), g.ow, dy + r * g.ow * g.o, g.o, dst);
+  };
+  if (!parallel) {
+    for (int64_t r = 0; r < rows; ++r) row(r, 0);
+    return;
+  }
+  pool.parallel_for(rows, row);
+  for (int t = 0; t < pool.threads() - 1; ++t)
+    for (size_t e = 0; e < size; ++e) dw[e] += partial[t * size + e];
+}
+
 }  // namespace
 
 const char* gemm_isa() { return isa().name; }
@@ -282,6 +340,7 @@ void conv2d_forward(const ConvShape& g, const float* x, const float* w, const fl
   const int taps = g.kh * g.kw;
   const int64_t m = static_cast<int64_t>(g.n) * g.oh * g.ow;
   const int mr = isa().mr;
+  if (is_conv9(g)) return conv9_forward(g, x, w, bias, act, y);
   if (g.dw == 1 && g.c > GATHER_MAX_CHANNELS) {
     const int run = g.kw * g.c;
     const float* zero = zeros(run);
@@ -406,6 +465,7 @@ void conv2d_backprop_input(const ConvShape& g, const float* dy, const float* w, 
 
 void conv2d_backprop_filter(const ConvShape& g, const float* x, const float* dy, float* dw) {
   const int64_t q = static_cast<int64_t>(g.n) * g.oh * g.ow;
+  if (is_conv9(g)) return conv9_filter(g, x, dy, dw);
   if (g.dw == 1 && g.c > GATHER_MAX_CHANNELS) {
     // One segment per kernel row: rows (kx, c) of dw[ky] are kw * c contiguous input floats.
     const int run = g.kw * g.c;
