@@ -5,7 +5,7 @@
 //   the right-hand matrix as TF.js stores it (HWIO = [taps*C, O]);
 // - the filter gradient is a reduction over output pixels, A^T B, with A the input pixels shifted
 //   per tap and B the rows of dy;
-// both with register tiles of MR rows x 2 vectors (AVX-512: 12 x 32, AVX2: 6 x 16) kept in
+// both with register tiles of MR rows x 2 vectors (AVX-512: 11 x 32 and 12 x 32, AVX2: 6 x 16) kept in
 // registers over the whole reduction, compiled for AVX-512 and AVX2+FMA and picked at load time.
 // Work is split over the addon's thread pool (thread_pool.h): output row panels, or chunks of
 // the reduction with one partial result per thread, summed at the end.
@@ -41,7 +41,7 @@ namespace mf_avx512 {
 typedef __m512 VT;
 typedef __mmask16 MT;
 #define MF_VL 16
-#define MF_MR 12
+#define MF_MR 11
 #define MF_CONV9_WIDE 1
 MF_INLINE VT vzero() { return _mm512_setzero_ps(); }
 MF_INLINE VT vload(const float* p) { return _mm512_loadu_ps(p); }
@@ -91,7 +91,8 @@ namespace {
 
 struct Isa {
   const char* name;
-  int mr;
+  int mr;      // rows of an indirect-GEMM tile (AVX-512: 11, as 12 made gcc spill a vector)
+  int atb_mr;  // rows of a reduction (A^T B) tile
   void (*igemm_panel)(int, int, const float* const*, const float*, int64_t, int, float*, int64_t, int, const float*, int);
   void (*atb_block)(int, int, const float* const*, int, const float*, int64_t, int, float*, int64_t);
   void (*conv9_forward_row)(const Conv9Row&, int, const float*, int, const float*, int, float*);
@@ -103,9 +104,9 @@ Isa detect(const char* force) {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   const std::string want = force ? force : "";
-  if (avx512 && (want.empty() || want == "avx512")) return {"avx512", 12, mf_avx512::igemm_panel, mf_avx512::atb_block, mf_avx512::conv9_forward_row, mf_avx512::conv9_filter_row};
-  if (avx2 && (want.empty() || want == "avx2" || want == "avx512")) return {"avx2", 6, mf_avx2::igemm_panel, mf_avx2::atb_block, mf_avx2::conv9_forward_row, mf_avx2::conv9_filter_row};
-  return {"none", 0, nullptr, nullptr, nullptr, nullptr};
+  if (avx512 && (want.empty() || want == "avx512")) return {"avx512", 11, 12, mf_avx512::igemm_panel, mf_avx512::atb_block, mf_avx512::conv9_forward_row, mf_avx512::conv9_filter_row};
+  if (avx2 && (want.empty() || want == "avx2" || want == "avx512")) return {"avx2", 6, 6, mf_avx2::igemm_panel, mf_avx2::atb_block, mf_avx2::conv9_forward_row, mf_avx2::conv9_filter_row};
+  return {"none", 0, 0, nullptr, nullptr, nullptr, nullptr};
 }
 
 Isa& isa() {
@@ -186,8 +187,8 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
     std::vector<float> scratch(scratch_floats);
     for (int s = 0; s < segs; ++s) {
       a_ptrs(s, q0, count, table, scratch.data());
-      for (int i = 0; i < rows; i += k.mr)
-        k.atb_block(std::min(k.mr, rows - i), count, table, i, b + q0 * ldb, ldb, cols, dst + (static_cast<int64_t>(s) * rows + i) * cols, cols);
+      for (int i = 0; i < rows; i += k.atb_mr)
+        k.atb_block(std::min(k.atb_mr, rows - i), count, table, i, b + q0 * ldb, ldb, cols, dst + (static_cast<int64_t>(s) * rows + i) * cols, cols);
     }
   };
   if (parallel) {
