@@ -19,6 +19,14 @@
 #include <string>
 #include <vector>
 
+// Hot loops are compiled three times (AVX-512, AVX2, baseline x86-64) and picked by the CPU at
+// load time: the baseline build alone gives SSE2, 4 floats per instruction.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define MF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MF_CLONES
+#endif
+
 namespace {
 
 struct ArgError {
@@ -72,7 +80,7 @@ Geo geo(napi_env env, napi_value v) {
 }
 
 // out[n,oh,ow,c*M+q] = sum_{kh,kw} x[n,ih,iw,c] * w[kh,kw,c,q]
-void depthwise_forward(const Geo& g, const float* x, const float* w, float* out) {
+MF_CLONES void depthwise_forward(const Geo& g, const float* x, const float* w, float* out) {
   const int cm = g.c * g.m;
   std::vector<double> acc(cm);
   for (int n = 0; n < g.n; ++n)
@@ -101,7 +109,7 @@ void depthwise_forward(const Geo& g, const float* x, const float* w, float* out)
 }
 
 // dx[n,ih,iw,c] = sum over the outputs that read it of dy[n,oh,ow,c*M+q] * w[kh,kw,c,q]
-void depthwise_backprop_input(const Geo& g, const float* dy, const float* w, float* dx) {
+MF_CLONES void depthwise_backprop_input(const Geo& g, const float* dy, const float* w, float* dx) {
   const int cm = g.c * g.m;
   const int64_t total = static_cast<int64_t>(g.n) * g.h * g.w * g.c;
   std::vector<double> acc(total, 0.0);
@@ -130,7 +138,7 @@ void depthwise_backprop_input(const Geo& g, const float* dy, const float* w, flo
 }
 
 // dw[kh,kw,c,q] = sum_{n,oh,ow} x[n,ih,iw,c] * dy[n,oh,ow,c*M+q]
-void depthwise_backprop_filter(const Geo& g, const float* x, const float* dy, float* dw) {
+MF_CLONES void depthwise_backprop_filter(const Geo& g, const float* x, const float* dy, float* dw) {
   const int cm = g.c * g.m;
   std::vector<double> acc(static_cast<size_t>(g.kh) * g.kw * cm, 0.0);
   for (int n = 0; n < g.n; ++n)
@@ -223,7 +231,7 @@ void max_pool(const Geo& g, const float* __restrict x, const float* __restrict d
 // Max-pool gradient for windows that tile the input (kernel == stride, no padding), given the
 // forward output y: each window's gradient goes to the first position (row-major) holding its
 // maximum, as TF.js's kernel does. Every dx element is written once; branch-free so it vectorizes.
-void max_pool_grad_tiles(const Geo& g, const float* __restrict x, const float* __restrict y, const float* __restrict dy, float* __restrict dx) {
+MF_CLONES void max_pool_grad_tiles(const Geo& g, const float* __restrict x, const float* __restrict y, const float* __restrict dy, float* __restrict dx) {
   const int c = g.c;
   std::vector<uint32_t> found_v(c);
   uint32_t* __restrict found = found_v.data();
@@ -253,7 +261,7 @@ void max_pool_grad_tiles(const Geo& g, const float* __restrict x, const float* _
 
 enum Unary { RELU, RELU6, STEP, NEG, ABS, SQUARE, SQRT, RSQRT, EXP, LOG, SIGMOID, TANH, ELU, RECIPROCAL, LEAKY_RELU };
 
-void unary(int op, const float* x, float* y, size_t n, double alpha) {
+MF_CLONES void unary(int op, const float* x, float* y, size_t n, double alpha) {
   switch (op) {
     case RELU: for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? 0.0f : x[i]; break;
     case RELU6: for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? 0.0f : (x[i] > 6 ? 6.0f : x[i]); break;
@@ -285,7 +293,7 @@ void unary(int op, const float* x, float* y, size_t n, double alpha) {
 // RELU_GRAD: a (dy) times step(b) (x): TF.js's relu gradient, mul(dy, step(x)), in one pass.
 enum Binary { ADD, SUB, MUL, DIV, MAX, MIN, SQUARED_DIFF, RELU_GRAD };
 
-inline float bin(int op, float a, float b) {
+inline __attribute__((always_inline)) float bin(int op, float a, float b) {
   switch (op) {
     case ADD: return a + b;
     case SUB: return a - b;
@@ -301,7 +309,7 @@ inline float bin(int op, float a, float b) {
 // y = a op b where each operand is either the full length n or repeats with its own period
 // (a shape that is a suffix of the output's, leading 1s dropped, or a scalar).
 template <int Op>
-void binary_t(const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
+inline __attribute__((always_inline)) void binary_t(const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
   if (na == n && nb == n) {
     for (size_t i = 0; i < n; ++i) y[i] = bin(Op, a[i], b[i]);
   } else if (na == n && nb == 1) {
@@ -320,7 +328,7 @@ void binary_t(const float* a, size_t na, const float* b, size_t nb, float* y, si
   }
 }
 
-void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
+MF_CLONES void binary(int op, const float* a, size_t na, const float* b, size_t nb, float* y, size_t n) {
   switch (op) {
     case ADD: return binary_t<ADD>(a, na, b, nb, y, n);
     case SUB: return binary_t<SUB>(a, na, b, nb, y, n);
@@ -386,26 +394,61 @@ void binary_parallel(int op, const float* a, size_t na, const float* b, size_t n
 
 // Max pooling, forward only: each output pixel's C maxima kept in the output row itself.
 // Strictly greater from -inf: NaN never wins and an all-NaN window gives -inf, as in TF.js.
-void max_pool_forward(const Geo& g, const float* __restrict x, float* __restrict out) {
+MF_CLONES void max_pool_forward_row(const Geo& g, const float* __restrict x, float* __restrict out, int64_t row) {
   const int c = g.c;
-  parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(g.w) * g.kh * c, [&](int64_t row) {
-    const int64_t n = row / g.oh;
-    const int oh = static_cast<int>(row % g.oh);
-    for (int ow = 0; ow < g.ow; ++ow) {
-      float* __restrict o = out + ((n * g.oh + oh) * g.ow + ow) * c;
-      for (int d = 0; d < c; ++d) o[d] = -std::numeric_limits<float>::infinity();
-      for (int kh = 0; kh < g.kh; ++kh) {
-        const int ih = oh * g.sh - g.pt + kh;
-        if (ih < 0 || ih >= g.h) continue;
-        for (int kw = 0; kw < g.kw; ++kw) {
-          const int iw = ow * g.sw - g.pl + kw;
-          if (iw < 0 || iw >= g.w) continue;
-          const float* __restrict xr = x + ((n * g.h + ih) * g.w + iw) * c;
-          for (int d = 0; d < c; ++d) o[d] = xr[d] > o[d] ? xr[d] : o[d];
-        }
+  const int64_t n = row / g.oh;
+  const int oh = static_cast<int>(row % g.oh);
+  for (int ow = 0; ow < g.ow; ++ow) {
+    float* __restrict o = out + ((n * g.oh + oh) * g.ow + ow) * c;
+    for (int d = 0; d < c; ++d) o[d] = -std::numeric_limits<float>::infinity();
+    for (int kh = 0; kh < g.kh; ++kh) {
+      const int ih = oh * g.sh - g.pt + kh;
+      if (ih < 0 || ih >= g.h) continue;
+      for (int kw = 0; kw < g.kw; ++kw) {
+        const int iw = ow * g.sw - g.pl + kw;
+        if (iw < 0 || iw >= g.w) continue;
+        const float* __restrict xr = x + ((n * g.h + ih) * g.w + iw) * c;
+        for (int d = 0; d < c; ++d) o[d] = xr[d] > o[d] ? xr[d] : o[d];
       }
     }
-  });
+  }
+}
+
+// Max pooling, forward only: each output pixel's C maxima kept in the output row itself.
+// Strictly greater from -inf: NaN never wins and an all-NaN window gives -inf, as in TF.js.
+void max_pool_forward(const Geo& g, const float* __restrict x, float* __restrict out) {
+  parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(g.w) * g.kh * g.c, [&](int64_t row) { max_pool_forward_row(g, x, out, row); });
+}
+
+// Adds rows [r0, r1) of x viewed as [outer, reduced, inner] (outer index o) into acc[inner], in double.
+MF_CLONES void sum_rows(const float* x, int64_t o, int64_t reduced, int64_t inner, int64_t r0, int64_t r1, double* acc) {
+  const float* xo = x + o * reduced * inner;
+  if (inner == 1) {
+    double s = 0;
+    for (int64_t r = r0; r < r1; ++r) s += xo[r];
+    acc[0] += s;
+  } else {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t i = 0; i < inner; ++i) acc[i] += xo[r * inner + i];
+  }
+}
+
+struct AdamScalars {
+  float b1, omb1, b2, omb2, eps, neglr, omab1, omab2;
+};
+
+MF_CLONES void adam_range(const AdamScalars& k, const float* value, const float* m, const float* v, const float* g, size_t b, size_t e,
+                          float* out_value, float* out_m, float* out_v) {
+  for (size_t i = b; i < e; ++i) {
+    const float gi = g[i];
+    const float new_m = m[i] * k.b1 + gi * k.omb1;
+    const float new_v = v[i] * k.b2 + (gi * gi) * k.omb2;
+    const float corrected_m = new_m / k.omab1;
+    const float corrected_v = new_v / k.omab2;
+    out_value[i] = (corrected_m / (std::sqrt(corrected_v) + k.eps)) * k.neglr + value[i];
+    out_m[i] = new_m;
+    out_v[i] = new_v;
+  }
 }
 
 napi_value undefined_value(napi_env env) {
@@ -535,24 +578,13 @@ napi_value Sum(napi_env env, napi_callback_info info) {
     const int64_t inner = static_cast<int64_t>(num(env, a[3]));
     float* y = f32(env, a[4], &ny, "y");
     if (static_cast<int64_t>(nx) != outer * reduced * inner || static_cast<int64_t>(ny) != outer * inner) throw ArgError{"bad sum shape"};
-    auto sum_rows = [&](int64_t o, int64_t r0, int64_t r1, double* acc) {
-      const float* xo = x + o * reduced * inner;
-      if (inner == 1) {
-        double s = 0;
-        for (int64_t r = r0; r < r1; ++r) s += xo[r];
-        acc[0] += s;
-      } else {
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t i = 0; i < inner; ++i) acc[i] += xo[r * inner + i];
-      }
-    };
     mf::ThreadPool& pool = mf::ThreadPool::instance();
     if (outer == 1 && pool.threads() > 1 && nx >= PARALLEL_MIN_ELEMENTS) {
       // One long reduction (a bias gradient): split the reduced axis, one double partial per piece.
       const int64_t pieces = std::min<int64_t>(reduced, 4 * pool.threads());
       std::vector<double> part(static_cast<size_t>(pieces * inner), 0.0);
       pool.parallel_for(pieces, [&](int64_t p, int) {
-        sum_rows(0, reduced * p / pieces, reduced * (p + 1) / pieces, part.data() + p * inner);
+        sum_rows(x, 0, reduced, inner, reduced * p / pieces, reduced * (p + 1) / pieces, part.data() + p * inner);
       });
       for (int64_t i = 0; i < inner; ++i) {
         double s = 0;
@@ -566,7 +598,7 @@ napi_value Sum(napi_env env, napi_callback_info info) {
       std::vector<double> acc(inner);
       for (int64_t o = tasks == 1 ? 0 : t; o < (tasks == 1 ? outer : t + 1); ++o) {
         std::fill(acc.begin(), acc.end(), 0.0);
-        sum_rows(o, 0, reduced, acc.data());
+        sum_rows(x, o, reduced, inner, 0, reduced, acc.data());
         for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
       }
     });
@@ -672,19 +704,8 @@ napi_value Adam(napi_env env, napi_callback_info info) {
     float* out_m = f32(env, a[13], &o1, "newM");
     float* out_v = f32(env, a[14], &o2, "newV");
     if (nm != n || nv != n || ng != n || o0 != n || o1 != n || o2 != n || n1 != 1 || n2 != 1) throw ArgError{"adam: lengths differ"};
-    const float omab1 = omab1p[0], omab2 = omab2p[0];
-    parallel_chunks(n, 1, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) {
-        const float gi = g[i];
-        const float new_m = m[i] * b1 + gi * omb1;
-        const float new_v = v[i] * b2 + (gi * gi) * omb2;
-        const float corrected_m = new_m / omab1;
-        const float corrected_v = new_v / omab2;
-        out_value[i] = (corrected_m / (std::sqrt(corrected_v) + eps)) * neglr + value[i];
-        out_m[i] = new_m;
-        out_v[i] = new_v;
-      }
-    });
+    const AdamScalars k{b1, omb1, b2, omb2, eps, neglr, omab1p[0], omab2p[0]};
+    parallel_chunks(n, 1, [&](size_t b, size_t e) { adam_range(k, value, m, v, g, b, e, out_value, out_m, out_v); });
   });
 }
 

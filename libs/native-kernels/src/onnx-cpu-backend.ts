@@ -16,6 +16,7 @@ import { attachPool, Float32Pool } from './ort/float32-pool.js';
 import { NativeRunner } from './ort/native-runner.js';
 import { probeOnnxRuntime } from './ort/ort-sync-session.js';
 import { ADAM_KERNEL, adamKernel, installFusedAdam } from './fused-adam.js';
+import { FUSED_CONV_TRAINING_KERNEL, fusedConvTrainingKernel, installFusedConvTraining } from './fused-conv-training.js';
 import { installReluGradient, reluGradJs } from './relu-gradient.js';
 import { installTileGradient } from './tile-gradient.js';
 
@@ -114,10 +115,12 @@ export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
   }
   // A kernel of this backend only (no cpu counterpart): the one-pass relu gradient.
   tf.registerKernel({ kernelName: RELU_GRAD_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: routed(native.get(RELU_GRAD_KERNEL) ?? [], reluGradJs, holder) });
+  tf.registerKernel({ kernelName: FUSED_CONV_TRAINING_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: fusedConvTrainingKernel(ONNX_CPU_BACKEND) });
   tf.registerKernel({ kernelName: ADAM_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: adamKernel(() => holder.addon, runner.pool, (name) => holder.runner.note(name)) });
   installTileGradient(ONNX_CPU_BACKEND);
   installReluGradient(ONNX_CPU_BACKEND);
   installFusedAdam(ONNX_CPU_BACKEND);
+  installFusedConvTraining(ONNX_CPU_BACKEND);
   return runner;
 }
 
