@@ -2,9 +2,11 @@
 // Training throughput of the reference fusion model and of every image backbone on each TF.js
 // backend available here, with the fast CPU path's efficiency against native convolution
 // throughput measured in the same run on the same threads.
-// Usage: npm run build && node bench/train-throughput.mjs [--steps 20] [--js-steps 1] [--threads 1,2]
-//        [--only reference|backbones] [--backbones resnet18,vit_tiny] [--image-size 32] [--batch 8]
-//        [--js-batch 2] [--js-timeout 240] [--no-addon]
+// Usage: npm run build && node bench/train-throughput.mjs [--steps 20] [--windows 3] [--js-steps 1]
+//        [--threads 1,2] [--only reference|backbones] [--backbones resnet18,vit_tiny] [--image-size 32]
+//        [--batch 8] [--js-batch 2] [--js-timeout 240] [--no-addon]
+// onnx-cpu figures are the best of --windows runs of --steps steps (median in brackets); the native
+// convolution yardstick is the best of 30 runs: both the closest to a quiet machine.
 // A pure-JS backbone run that has not finished (one-sample warm-up + its timed steps) within
 // --js-timeout seconds is stopped and reported as an upper bound on its speed, so the speedup is a
 // lower bound.
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     steps: { type: 'string', default: '20' },
+    windows: { type: 'string', default: '3' },
     'js-steps': { type: 'string', default: '1' },
     'js-batch': { type: 'string', default: '2' },
     'js-timeout': { type: 'string', default: '240' },
@@ -39,6 +42,7 @@ if (values.child) {
 }
 
 const steps = Number(values.steps);
+const windows = Number(values.windows);
 const jsSteps = Number(values['js-steps']);
 const threadList = values.threads.split(',').map(Number);
 const batch = Number(values.batch);
@@ -66,19 +70,19 @@ function run(spec, timeoutSeconds) {
 
 const fmt = (v, d = 1) => (v >= 100 ? v.toFixed(0) : v.toFixed(d));
 console.log(`${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine slows every figure)`);
-console.log(`Adam; fast path = onnx-cpu (onnxruntime-node kernels${addon ? ' + NHWC addon' : ' only'}), pure JS = TF.js cpu\n`);
+console.log(`Adam; fast path = onnx-cpu (${addon ? 'C++ addon GEMMs and kernels + onnxruntime-node for the rest' : 'onnxruntime-node kernels only'}), pure JS = TF.js cpu\n`);
 
 if (values.only !== 'backbones') {
   console.log('## Reference model (64x64x1 image: conv 16/32/64 + max-pool, GAP; 16 clinical -> dense 32; concat; dense 64; dense 2), batch 32');
-  console.log('backend         threads  samples/s  FLOP/sample  native conv GFLOP/s  achieved GFLOP/s  efficiency');
+  console.log('backend         threads  samples/s (median)  FLOP/sample  native conv GFLOP/s  achieved GFLOP/s  efficiency');
   const reference = {};
   for (const backend of ['cpu', 'onnx-cpu']) {
     for (const threads of backend === 'cpu' ? [1] : threadList) {
-      const r = run({ model: 'reference', backend, threads, addon, steps: backend === 'cpu' ? jsSteps : steps, batch: 32, imageSize: 64 });
+      const r = run({ model: 'reference', backend, threads, addon, steps: backend === 'cpu' ? jsSteps : steps, windows: backend === 'cpu' ? 1 : windows, batch: 32, imageSize: 64 });
       reference[`${backend}/${threads}`] = r;
       const achieved = (r.samplesPerSecond * r.flopsPerSample) / 1e9;
       console.log(
-        `${backend.padEnd(15)} ${String(threads).padStart(7)}  ${fmt(r.samplesPerSecond).padStart(9)}  ${(r.flopsPerSample / 1e6).toFixed(1).padStart(9)} M  ${fmt(r.nativeConvGflops).padStart(19)}  ${fmt(achieved, 2).padStart(16)}  ${((100 * achieved) / r.nativeConvGflops).toFixed(2).padStart(9)}%`,
+        `${backend.padEnd(15)} ${String(threads).padStart(7)}  ${`${fmt(r.samplesPerSecond)} (${fmt(r.medianSamplesPerSecond ?? r.samplesPerSecond)})`.padStart(18)}  ${(r.flopsPerSample / 1e6).toFixed(1).padStart(9)} M  ${fmt(r.nativeConvGflops).padStart(19)}  ${fmt(achieved, 2).padStart(16)}  ${((100 * achieved) / r.nativeConvGflops).toFixed(2).padStart(9)}%`,
       );
     }
   }
@@ -86,6 +90,7 @@ if (values.only !== 'backbones') {
   const two = reference['onnx-cpu/2'];
   if (one && two) console.log(`onnx-cpu 2 threads / 1 thread: ${(two.samplesPerSecond / one.samplesPerSecond).toFixed(2)}x`);
   if (one) console.log(`onnx-cpu 1 thread / pure JS: ${(one.samplesPerSecond / reference['cpu/1'].samplesPerSecond).toFixed(0)}x`);
+  if (one) console.log(`onnx-cpu addon: ${one.addon}; its GEMM kernels: ${one.gemm}`);
   console.log('FLOP/sample = 3 x forward FLOPs (2 per multiply-add of convolutions and dense layers; backward ~ 2 x forward).');
   console.log('native conv = onnxruntime Conv, NCHW, 3x3 same, 32x32x32 -> 32x32x64, batch 32, same threads, in this process.\n');
 }
@@ -96,7 +101,7 @@ if (values.only !== 'reference') {
   console.log(`## Image backbones (fusion model: backbone + concatenate fusion, ${imageSize}x${imageSize}x1, 16 clinical features, 1 thread; batch ${batch}, pure JS batch ${jsBatch})`);
   console.log('backbone          pure JS samples/s  onnx-cpu samples/s  speedup');
   for (const backbone of chosen) {
-    const fast = run({ model: backbone, backend: 'onnx-cpu', threads: 1, addon, steps, batch, imageSize });
+    const fast = run({ model: backbone, backend: 'onnx-cpu', threads: 1, addon, steps, windows, batch, imageSize });
     const js = run({ model: backbone, backend: 'cpu', threads: 1, steps: jsSteps, batch: jsBatch, imageSize }, Number(values['js-timeout']));
     const bound = js.timedOut ? '<' : ' ';
     console.log(
@@ -104,5 +109,5 @@ if (values.only !== 'reference') {
     );
   }
   console.log(`pure JS: ${jsSteps} timed step(s) of ${jsBatch} after a one-sample warm-up step; '<' = not finished within ${values['js-timeout']} s, so its speed is below (1 + ${jsSteps} x ${jsBatch}) / ${values['js-timeout']} samples/s and the speedup above the figure shown;`);
-  console.log(`onnx-cpu: ${steps} timed steps of ${batch} after one warm-up step (which builds the native sessions). Pure JS per-sample cost barely depends on the batch size.`);
+  console.log(`onnx-cpu: best of ${windows} x ${steps} timed steps of ${batch} after one warm-up step (which builds the native sessions). Pure JS per-sample cost barely depends on the batch size.`);
 }
