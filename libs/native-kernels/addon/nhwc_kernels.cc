@@ -709,6 +709,51 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   });
 }
 
+// binaryBroadcast(op, a, b, y, spec): y = a op b with NumPy broadcasting; spec (Int32Array) is
+// [rank, shape[rank], aStrides[rank], bStrides[rank]] with stride 0 along broadcast axes.
+MF_CLONES void binary_broadcast(int op, const float* a, const float* b, float* y, int rank, const int64_t* shape, const int64_t* sa,
+                                const int64_t* sb) {
+  int64_t idx[8] = {0};
+  int64_t outer = 1;
+  for (int d = 0; d < rank - 1; ++d) outer *= shape[d];
+  const int64_t inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t oa = 0, ob = 0;
+    for (int d = 0; d < rank - 1; ++d) oa += idx[d] * sa[d], ob += idx[d] * sb[d];
+    float* yr = y + o * inner;
+    for (int64_t i = 0; i < inner; ++i) yr[i] = bin(op, a[oa + i * ia], b[ob + i * ib]);
+    for (int d = rank - 2; d >= 0; --d) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+napi_value BinaryBroadcast(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    const int op = static_cast<int>(num(env, a[0]));
+    if (op < 0 || op > RELU_GRAD) throw ArgError{"unknown binary op " + std::to_string(op)};
+    size_t na, nb, ny, ns;
+    const float* pa = f32(env, a[1], &na, "a");
+    const float* pb = f32(env, a[2], &nb, "b");
+    float* y = f32(env, a[3], &ny, "y");
+    const int32_t* spec = i32(env, a[4], &ns, "spec");
+    const int rank = ns > 0 ? spec[0] : 0;
+    if (rank < 1 || rank > 8 || ns != static_cast<size_t>(1 + 3 * rank)) throw ArgError{"spec must be [rank (1-8), shape, aStrides, bStrides]"};
+    int64_t shape[8], sa[8], sb[8];
+    int64_t n = 1, maxa = 0, maxb = 0;
+    for (int d = 0; d < rank; ++d) {
+      shape[d] = spec[1 + d], sa[d] = spec[1 + rank + d], sb[d] = spec[1 + 2 * rank + d];
+      if (shape[d] < 1 || sa[d] < 0 || sb[d] < 0) throw ArgError{"bad broadcast spec"};
+      n *= shape[d];
+      maxa += (shape[d] - 1) * sa[d], maxb += (shape[d] - 1) * sb[d];
+    }
+    if (static_cast<size_t>(n) != ny || static_cast<size_t>(maxa) >= na || static_cast<size_t>(maxb) >= nb) throw ArgError{"broadcast spec does not fit the arrays"};
+    binary_broadcast(op, pa, pb, y, rank, shape, sa, sb);
+  });
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"depthwise", nullptr, Depthwise, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -718,6 +763,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binaryBroadcast", nullptr, BinaryBroadcast, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},

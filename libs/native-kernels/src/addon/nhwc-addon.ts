@@ -11,6 +11,8 @@ export interface NhwcAddon {
   maxPoolGrad(geometry: Int32Array, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
+  /** y = a op b with NumPy broadcasting; spec: [rank, ...outShape, ...aStrides, ...bStrides] (stride 0 where broadcast). */
+  binaryBroadcast(op: number, a: Float32Array, b: Float32Array, y: Float32Array, spec: Int32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array, scale: Float32Array, epsilon: number, y: Float32Array): void;
   sum(x: Float32Array, outer: number, reduced: number, inner: number, y: Float32Array): void;
   /**

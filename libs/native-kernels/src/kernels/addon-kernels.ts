@@ -11,8 +11,14 @@ import { nativeValues, sizeOf, type CpuBackendStorage, type NativeKernelArgs, ty
  * broadcasting is not a simple cycle), and the onnxruntime kernel or the JS kernel runs.
  */
 
-/** Element count under which a call stays in JS (the addon call itself costs about a microsecond). */
-const MIN_ADDON_ELEMENTS = 1024;
+/**
+ * Element counts under which a call stays in JS (the addon call itself costs about a microsecond):
+ * same-shape passes are cheap loops in JS, but TF.js's broadcasting binary ops and its reductions
+ * over other than the last axis index element by element (~0.5 us each), so those come to the
+ * addon from a few dozen elements (a clinical MLP's [8, 32] batch norm, a [1, 32] scale).
+ */
+const MIN_ADDON_ELEMENTS = 256;
+const MIN_ADDON_BROADCAST_ELEMENTS = 32;
 
 type Shape4 = [number, number, number, number];
 
@@ -178,11 +184,27 @@ function binary(kernelName: keyof typeof BINARY_OP): NativeKernelDef {
       const bv = f32(args.backend, b);
       if (!addon || !av || !bv) return undefined;
       const outShape = broadcastShapes(a.shape, b.shape);
-      if (!outShape || sizeOf(outShape) < MIN_ADDON_ELEMENTS) return undefined;
+      if (!outShape) return undefined;
       const n = sizeOf(outShape);
-      if (!((av.length === n || cycles(a.shape, outShape)) && (bv.length === n || cycles(b.shape, outShape)))) return undefined;
-      if (av.length !== n && bv.length !== n) return undefined;
+      if (n < (av.length === n && bv.length === n ? MIN_ADDON_ELEMENTS : MIN_ADDON_BROADCAST_ELEMENTS)) return undefined;
+      const cycled = (av.length === n || cycles(a.shape, outShape)) && (bv.length === n || cycles(b.shape, outShape)) && (av.length === n || bv.length === n);
+      if (!cycled && outShape.length > 8) return undefined;
       const y = args.runner.pool.alloc(n);
+      if (!cycled) {
+        // Any other broadcasting ([8, 1] with [8, 2], [8, 1, 1, 8] with [8, 8, 8, 8]): strided.
+        const strides = (shape: readonly number[]) => {
+          const padded = [...Array(outShape.length - shape.length).fill(1), ...shape];
+          const out = new Array<number>(padded.length);
+          let s = 1;
+          for (let d = padded.length - 1; d >= 0; d--) {
+            out[d] = padded[d] === 1 ? 0 : s;
+            s *= padded[d]!;
+          }
+          return out;
+        };
+        addon.binaryBroadcast(BINARY_OP[kernelName], av, bv, y, Int32Array.from([outShape.length, ...outShape, ...strides(a.shape), ...strides(b.shape)]));
+        return output(args, kernelName, outShape, y);
+      }
       addon.binary(BINARY_OP[kernelName], av, bv, y);
       return output(args, kernelName, outShape, y);
     },
@@ -217,7 +239,7 @@ function reduction(kernelName: 'Sum' | 'Mean'): NativeKernelDef {
       const { addon } = args;
       const { x } = args.inputs as { x: TensorInfo };
       const xv = f32(args.backend, x);
-      if (!addon || !xv || xv.length < MIN_ADDON_ELEMENTS) return undefined;
+      if (!addon || !xv || xv.length < MIN_ADDON_BROADCAST_ELEMENTS) return undefined;
       const axes = util.parseAxisParam(args.attrs.axis as number | number[], x.shape).sort((p, q) => p - q);
       if (axes.length === 0 || axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) return undefined;
       const first = axes[0]!;

@@ -11,21 +11,44 @@ import { gin, gout, MIN_NATIVE_ELEMENTS, nativeValues, runGraph, sizeOf, type Na
 
 const int64 = (name: string, values: readonly number[]) => ({ name, dims: [values.length], type: 'int64' as const, values });
 
+/** A new array for `n` elements of `like`'s type (float32 from the pool). */
+function outputLike(args: NativeKernelArgs, like: NativeArray, n: number): NativeArray {
+  return like instanceof Float32Array ? args.runner.pool.alloc(n) : like instanceof Int32Array ? new Int32Array(n) : new Uint8Array(n);
+}
+
+/**
+ * Tile as run copies: each output row (all axes but the last) is its source row repeated
+ * reps[last] times. TF.js's JS Tile computes every element's source index (~0.3 us each).
+ */
 const tile: NativeKernelDef = {
   kernelName: 'Tile',
   impl: (args) => {
     const { x } = args.inputs as { x: TensorInfo };
+    const values = nativeValues(args.backend, x);
     const reps = args.attrs.reps as number[];
-    const outShape = x.shape.map((d, i) => d * reps[i]!);
-    if (sizeOf(outShape) < MIN_NATIVE_ELEMENTS) return undefined;
-    const key = `Tile|${x.shape}|${reps}`;
-    const build = (): OnnxGraph => ({
-      inputs: [gin(0, x.shape)],
-      outputs: [gout(0, outShape)],
-      constants: [int64('reps', reps)],
-      nodes: [{ op: 'Tile', inputs: ['x0', 'reps'], outputs: ['y0'] }],
-    });
-    return runGraph(args, key, build, [x], [outShape])?.[0];
+    if (!values || x.shape.length === 0 || reps.length !== x.shape.length) return undefined;
+    const shape = x.shape;
+    const rank = shape.length;
+    const outShape = shape.map((d, i) => d * reps[i]!);
+    const out = outputLike(args, values, sizeOf(outShape));
+    if (out.length === 0) return undefined;
+    const last = shape[rank - 1]!;
+    const strides = util.computeStrides([...shape]);
+    const index = new Array<number>(rank - 1).fill(0);
+    const rows = sizeOf(outShape.slice(0, -1));
+    let pos = 0;
+    for (let r = 0; r < rows; r++) {
+      let src = 0;
+      for (let d = 0; d < rank - 1; d++) src += (index[d]! % shape[d]!) * strides[d]!;
+      const row = values.subarray(src, src + last);
+      for (let k = 0; k < reps[rank - 1]!; k++, pos += last) out.set(row as never, pos);
+      for (let d = rank - 2; d >= 0; d--) {
+        if (++index[d]! < outShape[d]!) break;
+        index[d] = 0;
+      }
+    }
+    args.runner.note('Tile');
+    return args.backend.makeTensorInfo(outShape, x.dtype as NativeDtype, out);
   },
 };
 
@@ -46,22 +69,31 @@ const transpose: NativeKernelDef = {
   },
 };
 
+/** Concat as run copies: per index of the axes before `axis`, each input's block in turn. */
 const concat: NativeKernelDef = {
   kernelName: 'Concat',
   impl: (args) => {
     const list = Object.values(args.inputs as Record<string, TensorInfo>);
     const first = list[0];
-    if (!first || list.length < 2 || list.some((t) => sizeOf(t.shape) === 0 || t.shape.length !== first.shape.length)) return undefined;
+    if (!first || list.length < 2 || list.some((t) => t.shape.length !== first.shape.length || t.dtype !== first.dtype || t.shape.length === 0)) return undefined;
+    const arrays = list.map((t) => nativeValues(args.backend, t));
+    if (arrays.some((v) => !v)) return undefined;
     const axis = util.parseAxisParam(args.attrs.axis as number, first.shape)[0]!;
     const outShape = first.shape.map((d, i) => (i === axis ? list.reduce((n, t) => n + t.shape[axis]!, 0) : d));
-    if (sizeOf(outShape) < MIN_NATIVE_ELEMENTS) return undefined;
-    const key = `Concat|${list.map((t) => t.shape.join('x')).join(',')}|${axis}`;
-    const build = (): OnnxGraph => ({
-      inputs: list.map((t, i) => gin(i, t.shape)),
-      outputs: [gout(0, outShape)],
-      nodes: [{ op: 'Concat', inputs: list.map((_, i) => `x${i}`), outputs: ['y0'], attrs: { axis } }],
-    });
-    return runGraph(args, key, build, list, [outShape])?.[0];
+    const out = outputLike(args, arrays[0]!, sizeOf(outShape));
+    if (out.length === 0) return undefined;
+    const outer = sizeOf(first.shape.slice(0, axis));
+    const blocks = list.map((t) => sizeOf(t.shape.slice(axis)));
+    let pos = 0;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < list.length; i++) {
+        const block = blocks[i]!;
+        out.set(arrays[i]!.subarray(o * block, (o + 1) * block) as never, pos);
+        pos += block;
+      }
+    }
+    args.runner.note('Concat');
+    return args.backend.makeTensorInfo(outShape, first.dtype as NativeDtype, out);
   },
 };
 
