@@ -394,6 +394,46 @@ void binary_parallel(int op, const float* a, size_t na, const float* b, size_t n
 
 // Max pooling, forward only: each output pixel's C maxima kept in the output row itself.
 // Strictly greater from -inf: NaN never wins and an all-NaN window gives -inf, as in TF.js.
+// The 2x2 / stride 2 case of max_pool_grad_tiles for one row of windows, with the four
+// positions unrolled so the selects vectorize over channels (the general loop kept a per-channel
+// "found" array in memory: 1.2 ms for a 32x64x64x16 input, this ~4x less).
+MF_CLONES void max_pool_grad_2x2_row(const Geo& g, const float* __restrict x, const float* __restrict y, const float* __restrict dy,
+                                     float* __restrict dx) {
+  const int c = g.c;
+  const int64_t row = static_cast<int64_t>(g.w) * c;
+  for (int ow = 0; ow < g.ow; ++ow) {
+    const float* __restrict x0 = x + static_cast<int64_t>(2 * ow) * c;
+    const float* __restrict x1 = x0 + c;
+    const float* __restrict x2 = x0 + row;
+    const float* __restrict x3 = x2 + c;
+    float* __restrict d0 = dx + static_cast<int64_t>(2 * ow) * c;
+    float* __restrict d1 = d0 + c;
+    float* __restrict d2 = d0 + row;
+    float* __restrict d3 = d2 + c;
+    const float* __restrict yr = y + static_cast<int64_t>(ow) * c;
+    const uint32_t* __restrict gr = reinterpret_cast<const uint32_t*>(dy) + static_cast<int64_t>(ow) * c;
+    uint32_t* __restrict b0 = reinterpret_cast<uint32_t*>(d0);
+    uint32_t* __restrict b1 = reinterpret_cast<uint32_t*>(d1);
+    uint32_t* __restrict b2 = reinterpret_cast<uint32_t*>(d2);
+    uint32_t* __restrict b3 = reinterpret_cast<uint32_t*>(d3);
+    // Bit masks instead of conditionals (branches defeat the vectorizer): the first position
+    // equal to the window's maximum takes dy's bits, the others get +0.
+    for (int d = 0; d < c; ++d) {
+      const float m = yr[d];
+      const uint32_t e0 = static_cast<uint32_t>(x0[d] == m), e1 = static_cast<uint32_t>(x1[d] == m);
+      const uint32_t e2 = static_cast<uint32_t>(x2[d] == m), e3 = static_cast<uint32_t>(x3[d] == m);
+      const uint32_t h1 = e1 & (e0 ^ 1u);
+      const uint32_t h2 = e2 & ((e0 | e1) ^ 1u);
+      const uint32_t h3 = e3 & ((e0 | e1 | e2) ^ 1u);
+      const uint32_t gv = gr[d];
+      b0[d] = gv & (0u - e0);
+      b1[d] = gv & (0u - h1);
+      b2[d] = gv & (0u - h2);
+      b3[d] = gv & (0u - h3);
+    }
+  }
+}
+
 MF_CLONES void max_pool_forward_row(const Geo& g, const float* __restrict x, float* __restrict out, int64_t row) {
   const int c = g.c;
   const int64_t n = row / g.oh;
@@ -510,8 +550,10 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
       one.h = g.sh;
       const int64_t rows = static_cast<int64_t>(g.n) * g.oh;
       const int64_t in_row = static_cast<int64_t>(g.sh) * g.w * g.c, out_row = static_cast<int64_t>(g.ow) * g.c;
+      const bool two = g.kh == 2 && g.kw == 2;
       parallel_rows(rows, static_cast<size_t>(in_row), [&](int64_t r) {
-        max_pool_grad_tiles(one, x + r * in_row, y + r * out_row, dy + r * out_row, dx + r * in_row);
+        if (two) max_pool_grad_2x2_row(g, x + r * in_row, y + r * out_row, dy + r * out_row, dx + r * in_row);
+        else max_pool_grad_tiles(one, x + r * in_row, y + r * out_row, dy + r * out_row, dx + r * in_row);
       });
     }
     else max_pool<true>(g, x, dy, dx);
