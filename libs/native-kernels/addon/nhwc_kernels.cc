@@ -626,7 +626,11 @@ napi_value Sum(napi_env env, napi_callback_info info) {
       const int64_t pieces = std::min<int64_t>(reduced, 4 * pool.threads());
       std::vector<double> part(static_cast<size_t>(pieces * inner), 0.0);
       pool.parallel_for(pieces, [&](int64_t p, int) {
-        sum_rows(x, 0, reduced, inner, reduced * p / pieces, reduced * (p + 1) / pieces, part.data() + p * inner);
+        // A private accumulator: pieces on different threads writing neighbouring parts of one
+        // array shared cache lines on every row (2x slower than one thread).
+        std::vector<double> acc(static_cast<size_t>(inner), 0.0);
+        sum_rows(x, 0, reduced, inner, reduced * p / pieces, reduced * (p + 1) / pieces, acc.data());
+        std::copy(acc.begin(), acc.end(), part.begin() + p * inner);
       });
       for (int64_t i = 0; i < inner; ++i) {
         double s = 0;
