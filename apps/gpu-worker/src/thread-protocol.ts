@@ -45,7 +45,7 @@ export type MainToThreadMessage = { type: 'peers'; peers: Array<{ host: string; 
 
 /** What the training thread tells the main thread, in order. */
 export type TrainingThreadMessage =
-  | { type: 'backend'; name: ComputeBackendName; label: string; threads?: number; nhwcAddon?: string; skipped: Array<{ name: string; reason: string }> }
+  | { type: 'backend'; name: ComputeBackendName; label: string; threads?: number; nhwcAddon?: string; gemm?: string; skipped: Array<{ name: string; reason: string }> }
   | { type: 'data'; train: number; val: number; test: number; clinicalColumns: string[] }
   | ({ type: 'step' } & StepInfo)
   | ({ type: 'epoch' } & EpochInfo)

@@ -199,7 +199,7 @@ export class TrainingJobRunner {
     const handle = async (m: TrainingThreadMessage): Promise<void> => {
       switch (m.type) {
         case 'backend':
-          log.info({ backend: m.name, threads: m.threads, nhwcAddon: m.nhwcAddon, skipped: m.skipped }, 'compute backend selected');
+          log.info({ backend: m.name, threads: m.threads, nhwcAddon: m.nhwcAddon, gemm: m.gemm, skipped: m.skipped }, 'compute backend selected');
           if (!fence) return;
           await this.runs.setBackend(fence, m.label);
           return this.emit({ type: 'status', jobId: job.id, status: 'running', backend: m.label, workerId: this.deps.workerId });

@@ -17,7 +17,7 @@ const REQUEST = { [CONTROL.none]: 'none', [CONTROL.pause]: 'pause', [CONTROL.sto
 async function main(): Promise<void> {
   const store = new LocalArtifactStore(input.artifactsDir);
   const backend = await selectComputeBackend(input.backend, { threads: input.computeThreads });
-  post({ type: 'backend', name: backend.name, label: backend.label, threads: backend.threads, nhwcAddon: backend.nhwcAddon, skipped: backend.skipped });
+  post({ type: 'backend', name: backend.name, label: backend.label, threads: backend.threads, nhwcAddon: backend.nhwcAddon, gemm: backend.gemm, skipped: backend.skipped });
 
   const data = await loadDataset(input.dataPath, {
     imageColumn: input.dataConfig.imageColumn,

@@ -22,6 +22,8 @@ export interface ComputeBackend {
   skipped: Array<{ name: ComputeBackendName; reason: string }>;
   /** onnx-cpu: whether its C++ NHWC kernels loaded ('loaded', or why not), for the log. */
   nhwcAddon?: string;
+  /** onnx-cpu: instruction set of the addon's convolution/matmul kernels ('avx512', 'avx2', 'none'). */
+  gemm?: string;
 }
 
 export interface ComputeBackendOptions {
@@ -55,8 +57,8 @@ export async function selectComputeBackend(preferred: ComputeBackendName | 'auto
         registerFastPath(threads);
         if (!(await tfjs.setBackend(ONNX_CPU_BACKEND))) throw new Error('TF.js could not initialise the onnx-cpu backend');
         await tfjs.ready();
-        const nhwcAddon = onnxCpuStatus()?.addon;
-        return { tf: tfjs, name, threads, label: `${name} (${threads} thread${threads === 1 ? '' : 's'})`, skipped, nhwcAddon };
+        const status = onnxCpuStatus();
+        return { tf: tfjs, name, threads, label: `${name} (${threads} thread${threads === 1 ? '' : 's'})`, skipped, nhwcAddon: status?.addon, gemm: status?.gemm };
       }
       await tfjs.setBackend('cpu');
       await tfjs.ready();

@@ -241,12 +241,18 @@ function reduction(kernelName: 'Sum' | 'Mean'): NativeKernelDef {
       const xv = f32(args.backend, x);
       if (!addon || !xv || xv.length < MIN_ADDON_BROADCAST_ELEMENTS) return undefined;
       const axes = util.parseAxisParam(args.attrs.axis as number | number[], x.shape).sort((p, q) => p - q);
-      if (axes.length === 0 || axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) return undefined;
-      const first = axes[0]!;
-      const last = axes[axes.length - 1]!;
-      const outer = sizeOf(x.shape.slice(0, first));
-      const reduced = sizeOf(x.shape.slice(first, last + 1));
-      const inner = sizeOf(x.shape.slice(last + 1));
+      if (axes.length === 0) return undefined;
+      // Axes of size 1 change nothing: without them the reduced axes must be one contiguous run
+      // (the Tile gradient sums [1, 8, 1, 65, 192, 1] over axes 0, 2, 4: really one axis).
+      const kept = x.shape.map((_, i) => i).filter((i) => x.shape[i]! > 1);
+      const reducedKept = kept.filter((i) => axes.includes(i)).map((i) => kept.indexOf(i));
+      const shape = kept.map((i) => x.shape[i]!);
+      if (reducedKept.some((ax, i) => i > 0 && ax !== reducedKept[i - 1]! + 1)) return undefined;
+      const first = reducedKept[0] ?? shape.length;
+      const last = reducedKept[reducedKept.length - 1] ?? shape.length - 1;
+      const outer = sizeOf(shape.slice(0, first));
+      const reduced = sizeOf(shape.slice(first, last + 1));
+      const inner = sizeOf(shape.slice(last + 1));
       const y = args.runner.pool.alloc(outer * inner);
       addon.sum(xv, outer, reduced, inner, y);
       // TF.js's Mean divides the float32 sum by the float32 count.

@@ -40,8 +40,18 @@ const tile: NativeKernelDef = {
     for (let r = 0; r < rows; r++) {
       let src = 0;
       for (let d = 0; d < rank - 1; d++) src += (index[d]! % shape[d]!) * strides[d]!;
-      const row = values.subarray(src, src + last);
-      for (let k = 0; k < reps[rank - 1]!; k++, pos += last) out.set(row as never, pos);
+      const times = reps[rank - 1]!;
+      if (last === 1) {
+        // A column broadcast along the last axis (layer norm's [B, T, 1] statistics): one fill.
+        out.fill(values[src]! as never, pos, pos + times);
+        pos += times;
+      } else if (last < 16) {
+        // Rows too short for a subarray + set per repetition.
+        for (let k = 0; k < times; k++) for (let e = 0; e < last; e++) out[pos++] = values[src + e]!;
+      } else {
+        const row = values.subarray(src, src + last);
+        for (let k = 0; k < times; k++, pos += last) out.set(row as never, pos);
+      }
       for (let d = rank - 2; d >= 0; d--) {
         if (++index[d]! < outShape[d]!) break;
         index[d] = 0;
