@@ -179,8 +179,7 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
   const int workers = parallel ? pool.threads() : 1;
   std::memset(out, 0, sizeof(float) * size);
   std::vector<float> partial(workers > 1 ? static_cast<size_t>(workers - 1) * size : 0, 0.0f);
-  auto chunk = [&](int64_t t, int worker) {
-    float* dst = worker == 0 ? out : partial.data() + static_cast<int64_t>(worker - 1) * size;
+  auto chunk = [&](int64_t t, float* dst) {
     const int64_t q0 = t * REDUCE_CHUNK;
     const int count = static_cast<int>(std::min<int64_t>(REDUCE_CHUNK, q - q0));
     const float* table[REDUCE_CHUNK];
@@ -192,9 +191,14 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
     }
   };
   if (parallel) {
-    pool.parallel_for(chunks, chunk);
+    // Fixed, contiguous ranges of chunks per partial result (not whichever thread takes a chunk),
+    // so the summation order and the result do not change from run to run.
+    pool.parallel_for(workers, [&](int64_t piece, int) {
+      float* dst = piece == 0 ? out : partial.data() + (piece - 1) * size;
+      for (int64_t t = chunks * piece / workers; t < chunks * (piece + 1) / workers; ++t) chunk(t, dst);
+    });
   } else {
-    for (int64_t t = 0; t < chunks; ++t) chunk(t, 0);
+    for (int64_t t = 0; t < chunks; ++t) chunk(t, out);
   }
   if (workers > 1) {
     const int64_t blocks = (size + 4095) / 4096;
@@ -314,17 +318,21 @@ void conv9_filter(const ConvShape& g, const float* x, const float* dy, float* dw
   const bool parallel = rows * g.ow * g.o * 9 >= PARALLEL_MIN_MACS && pool.threads() > 1;
   std::memset(dw, 0, sizeof(float) * size);
   std::vector<float> partial(parallel ? (pool.threads() - 1) * size : 0, 0.0f);
-  auto row = [&](int64_t r, int worker) {
-    float* dst = worker == 0 ? dw : partial.data() + (worker - 1) * size;
+  auto row = [&](int64_t r, float* dst) {
     const int64_t img = r / g.oh;
     const int oy = static_cast<int>(r % g.oh);
     isa().conv9_filter_row(conv9_rows(g, x, img, oy), g.ow, dy + r * g.ow * g.o, g.o, dst);
   };
   if (!parallel) {
-    for (int64_t r = 0; r < rows; ++r) row(r, 0);
+    for (int64_t r = 0; r < rows; ++r) row(r, dw);
     return;
   }
-  pool.parallel_for(rows, row);
+  // Fixed row ranges per partial result: the same summation order in every run.
+  const int pieces = pool.threads();
+  pool.parallel_for(pieces, [&](int64_t piece, int) {
+    float* dst = piece == 0 ? dw : partial.data() + (piece - 1) * size;
+    for (int64_t r = rows * piece / pieces; r < rows * (piece + 1) / pieces; ++r) row(r, dst);
+  });
   for (int t = 0; t < pool.threads() - 1; ++t)
     for (size_t e = 0; e < size; ++e) dw[e] += partial[t * size + e];
 }
