@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -174,7 +175,7 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
   ThreadPool& pool = ThreadPool::instance();
   const int64_t size = static_cast<int64_t>(segs) * rows * cols;
   const int64_t chunks = (q + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
-  // One partial result per pool thread but the caller's (any of them may take a chunk).
+  // One partial result per pool thread (the first is `out`), each over a fixed range of chunks.
   const bool parallel = chunks > 1 && q * size >= PARALLEL_MIN_MACS;
   const int workers = parallel ? pool.threads() : 1;
   std::memset(out, 0, sizeof(float) * size);
@@ -406,70 +407,38 @@ void conv2d_forward(const ConvShape& g, const float* x, const float* w, const fl
 }
 
 void conv2d_backprop_input(const ConvShape& g, const float* dy, const float* w, float* dx) {
+  // Strided input gradients would multiply mostly zeros: the caller runs onnxruntime's ConvTranspose.
+  if (g.sw != 1 || g.dw != 1) throw std::invalid_argument("conv input gradient: only stride 1 and dilation 1 along x are supported");
   const int taps = g.kh * g.kw;
-  if (g.sw == 1 && g.dw == 1) {
-    // Kernel rows as segments: for input column ix, taps kx = kw-1..0 read dy columns
-    // ox0..ox0+kw-1 (ox0 = ix + pl - kw + 1), so B holds the taps of each row in reverse:
-    // B[ky][kw-1-kx][o][c] = w[ky][kx][c][o].
-    std::vector<float> wt(static_cast<size_t>(taps) * g.o * g.c);
-    for (int ky = 0; ky < g.kh; ++ky)
-      for (int kx = 0; kx < g.kw; ++kx)
-        for (int ci = 0; ci < g.c; ++ci)
-          for (int o = 0; o < g.o; ++o)
-            wt[((static_cast<size_t>(ky) * g.kw + (g.kw - 1 - kx)) * g.o + o) * g.c + ci] = w[((static_cast<size_t>(ky) * g.kw + kx) * g.c + ci) * g.o + o];
-    const int run = g.kw * g.o;
-    const float* zero = zeros(run);
-    const int64_t m = static_cast<int64_t>(g.n) * g.h * g.w;
-    const int mr = isa().mr;
-    indirect_gemm(
-        m, g.kh, run, wt.data(), g.c, g.c, dx, g.c, nullptr, 0,
-        [&](int64_t m0, int mvalid, const float** table, float* scratch) {
-          PixelCursor p(m0, g.h, g.w);
-          for (int r = 0; r < mr; ++r, p.next()) {
-            for (int ky = 0; ky < g.kh; ++ky) {
-              const int ty = p.y + g.pt - ky * g.dh;
-              const int oy = ty >= 0 && ty % g.sh == 0 ? ty / g.sh : -1;
-              const bool inside = r < mvalid && oy >= 0 && oy < g.oh;
-              table[ky * mr + r] = inside ? kernel_row(dy + ((p.img * g.oh + oy) * g.ow) * g.o, p.x + g.pl - g.kw + 1, g.kw, g.ow, g.o,
-                                                       scratch + static_cast<size_t>(r * g.kh + ky) * run)
-                                          : zero;
-            }
-          }
-        },
-        true, static_cast<size_t>(mr) * g.kh * run);
-    return;
-  }
-  // B[tap][o][c] = w[tap][c][o]: dx's row for an input pixel is a sum over taps of dy rows.
+  // Kernel rows as segments: for input column ix, taps kx = kw-1..0 read dy columns
+  // ox0..ox0+kw-1 (ox0 = ix + pl - kw + 1), so B holds the taps of each row in reverse:
+  // B[ky][kw-1-kx][o][c] = w[ky][kx][c][o].
   std::vector<float> wt(static_cast<size_t>(taps) * g.o * g.c);
-  for (int s = 0; s < taps; ++s)
-    for (int ci = 0; ci < g.c; ++ci)
-      for (int o = 0; o < g.o; ++o) wt[(static_cast<size_t>(s) * g.o + o) * g.c + ci] = w[(static_cast<size_t>(s) * g.c + ci) * g.o + o];
-  const float* zero = zeros(g.o);
+  for (int ky = 0; ky < g.kh; ++ky)
+    for (int kx = 0; kx < g.kw; ++kx)
+      for (int ci = 0; ci < g.c; ++ci)
+        for (int o = 0; o < g.o; ++o)
+          wt[((static_cast<size_t>(ky) * g.kw + (g.kw - 1 - kx)) * g.o + o) * g.c + ci] = w[((static_cast<size_t>(ky) * g.kw + kx) * g.c + ci) * g.o + o];
+  const int run = g.kw * g.o;
+  const float* zero = zeros(run);
   const int64_t m = static_cast<int64_t>(g.n) * g.h * g.w;
   const int mr = isa().mr;
-  indirect_gemm(m, taps, g.o, wt.data(), g.c, g.c, dx, g.c, nullptr, 0, [&](int64_t m0, int mvalid, const float** table, float*) {
-    for (int r = 0; r < mr; ++r) {
-      if (r >= mvalid) {
-        for (int s = 0; s < taps; ++s) table[s * mr + r] = zero;
-        continue;
-      }
-      const int64_t row = m0 + r;
-      const int ix = static_cast<int>(row % g.w);
-      const int iy = static_cast<int>((row / g.w) % g.h);
-      const int64_t img = row / (static_cast<int64_t>(g.w) * g.h);
-      for (int ky = 0; ky < g.kh; ++ky) {
-        // The output row whose window put tap ky on input row iy, if the stride lands there.
-        const int ty = iy + g.pt - ky * g.dh;
-        const int oy = ty >= 0 && ty % g.sh == 0 ? ty / g.sh : -1;
-        for (int kx = 0; kx < g.kw; ++kx) {
-          const int tx = ix + g.pl - kx * g.dw;
-          const int ox = tx >= 0 && tx % g.sw == 0 ? tx / g.sw : -1;
-          const bool inside = oy >= 0 && oy < g.oh && ox >= 0 && ox < g.ow;
-          table[(ky * g.kw + kx) * mr + r] = inside ? dy + ((img * g.oh + oy) * g.ow + ox) * g.o : zero;
+  indirect_gemm(
+      m, g.kh, run, wt.data(), g.c, g.c, dx, g.c, nullptr, 0,
+      [&](int64_t m0, int mvalid, const float** table, float* scratch) {
+        PixelCursor p(m0, g.h, g.w);
+        for (int r = 0; r < mr; ++r, p.next()) {
+          for (int ky = 0; ky < g.kh; ++ky) {
+            const int ty = p.y + g.pt - ky * g.dh;
+            const int oy = ty >= 0 && ty % g.sh == 0 ? ty / g.sh : -1;
+            const bool inside = r < mvalid && oy >= 0 && oy < g.oh;
+            table[ky * mr + r] = inside ? kernel_row(dy + ((p.img * g.oh + oy) * g.ow) * g.o, p.x + g.pl - g.kw + 1, g.kw, g.ow, g.o,
+                                                     scratch + static_cast<size_t>(r * g.kh + ky) * run)
+                                        : zero;
+          }
         }
-      }
-    }
-  });
+      },
+      true, static_cast<size_t>(mr) * g.kh * run);
 }
 
 void conv2d_backprop_filter(const ConvShape& g, const float* x, const float* dy, float* dw) {

@@ -168,13 +168,11 @@ MF_CLONES void depthwise_backprop_filter(const Geo& g, const float* x, const flo
 // Max pooling (dilation 1). For each output, the first maximum of its window in row-major order
 // over in-bounds positions (strictly greater than the best so far, starting from -infinity), as
 // TF.js's maxPoolPositions; `grad` then adds dy at that position.
-template <bool Grad>
-void max_pool(const Geo& g, const float* __restrict x, const float* __restrict dy, float* __restrict out) {
+// Max-pool gradient for windows that overlap or leave gaps (the tiling case is max_pool_grad_tiles):
+// each window's gradient is added at the first position holding its maximum.
+void max_pool_grad_scatter(const Geo& g, const float* __restrict x, const float* __restrict dy, float* __restrict out) {
   const int c = g.c;
-  // Windows that tile the input exactly (kernel == stride, no padding): the gradient writes every
-  // input position once, so no zero fill and no scatter.
-  const bool tiles = g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && g.oh * g.sh == g.h && g.ow * g.sw == g.w;
-  if (Grad && !tiles) std::memset(out, 0, sizeof(float) * static_cast<size_t>(g.n) * g.h * g.w * c);
+  std::memset(out, 0, sizeof(float) * static_cast<size_t>(g.n) * g.h * g.w * c);
   std::vector<float> best_v(c);
   // Window position (kh * KW + kw) of each channel's maximum; -1: none (an all-NaN window). Kept
   // as float so the compare-and-blend loop below vectorizes (one lane type).
@@ -206,24 +204,12 @@ void max_pool(const Geo& g, const float* __restrict x, const float* __restrict d
           }
         }
         const int64_t o = ((static_cast<int64_t>(n) * g.oh + oh) * g.ow + ow) * c;
-        if (Grad && tiles) {
-          const float* __restrict d0 = dy + o;
-          for (int kh = 0; kh < g.kh; ++kh)
-            for (int kw = 0; kw < g.kw; ++kw) {
-              float* __restrict xr = out + ((static_cast<int64_t>(n) * g.h + oh * g.sh + kh) * g.w + ow * g.sw + kw) * c;
-              const float pos = static_cast<float>(kh * g.kw + kw);
-              for (int d = 0; d < c; ++d) xr[d] = where[d] == pos ? d0[d] : 0.0f;
-            }
-        } else if (Grad) {
-          for (int d = 0; d < c; ++d) {
-            if (where[d] < 0) continue;
-            const int p = static_cast<int>(where[d]);
-            const int ih = oh * g.sh - g.pt + p / g.kw;
-            const int iw = ow * g.sw - g.pl + p % g.kw;
-            out[((static_cast<int64_t>(n) * g.h + ih) * g.w + iw) * c + d] += dy[o + d];
-          }
-        } else {
-          for (int d = 0; d < c; ++d) out[o + d] = best[d];
+        for (int d = 0; d < c; ++d) {
+          if (where[d] < 0) continue;
+          const int p = static_cast<int>(where[d]);
+          const int ih = oh * g.sh - g.pt + p / g.kw;
+          const int iw = ow * g.sw - g.pl + p % g.kw;
+          out[((static_cast<int64_t>(n) * g.h + ih) * g.w + iw) * c + d] += dy[o + d];
         }
       }
 }
@@ -556,7 +542,7 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
         else max_pool_grad_tiles(one, x + r * in_row, y + r * out_row, dy + r * out_row, dx + r * in_row);
       });
     }
-    else max_pool<true>(g, x, dy, dx);
+    else max_pool_grad_scatter(g, x, dy, dx);
   });
 }
 
@@ -651,22 +637,32 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   });
 }
 
+void require_gemm() {
+  if (std::string(mf::gemm_isa()) == "none") throw ArgError{"no AVX2/AVX-512 here: the GEMM kernels are not available"};
+}
+
+// A float32 array argument that may be null or undefined (then nullptr, length 0).
+const float* optional_f32(napi_env env, napi_value v, size_t* len, const char* name) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  *len = 0;
+  return t == napi_null || t == napi_undefined ? nullptr : f32(env, v, len, name);
+}
+
 // conv(kind, geometry[15], a, b, bias | null, act, out): kind 0 forward (x, w), 1 input gradient
 // (dy, w), 2 filter gradient (x, dy); geometry [N, H, W, C, KH, KW, OH, OW, O, SH, SW, DH, DW, PT, PL].
 napi_value Conv(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 7);
-    if (std::string(mf::gemm_isa()) == "none") throw ArgError{"no AVX2/AVX-512 here: the GEMM kernels are not available"};
+    require_gemm();
     size_t len, na, nb, nout;
     int32_t* gv = i32(env, a[1], &len, "geometry");
     if (len < 15) throw ArgError{"geometry needs 15 values"};
     const mf::ConvShape g{gv[0], gv[1], gv[2], gv[3], gv[4], gv[5], gv[6], gv[7], gv[8], gv[9], gv[10], gv[11], gv[12], gv[13], gv[14]};
     const float* pa = f32(env, a[2], &na, "a");
     const float* pb = f32(env, a[3], &nb, "b");
-    napi_valuetype bt;
-    napi_typeof(env, a[4], &bt);
-    size_t nbias = 0;
-    const float* bias = bt == napi_null || bt == napi_undefined ? nullptr : f32(env, a[4], &nbias, "bias");
+    size_t nbias;
+    const float* bias = optional_f32(env, a[4], &nbias, "bias");
     const int act = static_cast<int>(num(env, a[5]));
     float* out = f32(env, a[6], &nout, "out");
     const size_t x = size_t(g.n) * g.h * g.w * g.c, w = size_t(g.kh) * g.kw * g.c * g.o, y = size_t(g.n) * g.oh * g.ow * g.o;
@@ -691,17 +687,15 @@ napi_value Conv(napi_env env, napi_callback_info info) {
 napi_value Matmul(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 6);
-    if (std::string(mf::gemm_isa()) == "none") throw ArgError{"no AVX2/AVX-512 here: the GEMM kernels are not available"};
+    require_gemm();
     size_t len, na, nb, nout;
     int32_t* sv = i32(env, a[0], &len, "shape");
     if (len < 7) throw ArgError{"shape needs 7 values"};
     const mf::MatmulShape s{sv[0], sv[1], sv[2], sv[3], sv[4], sv[5] != 0, sv[6] != 0};
     const float* pa = f32(env, a[1], &na, "a");
     const float* pb = f32(env, a[2], &nb, "b");
-    napi_valuetype bt;
-    napi_typeof(env, a[3], &bt);
-    size_t nbias = 0;
-    const float* bias = bt == napi_null || bt == napi_undefined ? nullptr : f32(env, a[3], &nbias, "bias");
+    size_t nbias;
+    const float* bias = optional_f32(env, a[3], &nbias, "bias");
     float* out = f32(env, a[5], &nout, "out");
     const int64_t batch = s.batch_a > s.batch_b ? s.batch_a : s.batch_b;
     if ((s.batch_a != batch && s.batch_a != 1) || (s.batch_b != batch && s.batch_b != 1)) throw ArgError{"batch sizes differ and neither is 1"};

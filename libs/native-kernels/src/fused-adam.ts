@@ -13,8 +13,8 @@ export const ADAM_KERNEL = 'MedfusionAdam';
  * per step. On onnx-cpu, applyGradients runs one kernel per variable instead, which computes the
  * same float32 values in the same order (bit for bit: see the parity test). Everything else is
  * TF.js's own: the moment variables and their names, accBeta1/accBeta2, iterations, so
- * getWeights/setWeights, checkpoints and resume are unchanged. Other backends, non-float32
- * variables and any other optimizer keep TF.js's code.
+ * getWeights/setWeights, checkpoints and resume are unchanged. Other backends, steps with a
+ * non-float32 variable or gradient, and any other optimizer keep TF.js's code.
  */
 export function installFusedAdam(backendName: string): void {
   const proto = tf.AdamOptimizer.prototype as unknown as AdamInternals & { medfusionFused?: boolean };
@@ -22,8 +22,11 @@ export function installFusedAdam(backendName: string): void {
   const original = proto.applyGradients;
   proto.medfusionFused = true;
   proto.applyGradients = function (this: AdamInternals, variableGradients: NamedTensorMap | Array<{ name: string; tensor: Tensor }>) {
-    if (tf.getBackend() !== backendName) return original.call(this, variableGradients);
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+    const gradientOf = (name: string, i: number) => (Array.isArray(variableGradients) ? variableGradients[i]!.tensor : variableGradients[name]);
+    // TF.js's own step elsewhere, and for the rare step with a non-float32 variable or gradient.
+    const float32 = names.every((name, i) => tf.engine().registeredVariables[name]?.dtype === 'float32' && (gradientOf(name, i)?.dtype ?? 'float32') === 'float32');
+    if (tf.getBackend() !== backendName || !float32) return original.call(this, variableGradients);
     tf.tidy(() => {
       const oneMinusAccBeta1 = tf.sub(1, this.accBeta1);
       const oneMinusAccBeta2 = tf.sub(1, this.accBeta2);
@@ -31,20 +34,10 @@ export function installFusedAdam(backendName: string): void {
         const value = tf.engine().registeredVariables[name]!;
         this.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
         this.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-        const gradient = Array.isArray(variableGradients) ? variableGradients[i]!.tensor : variableGradients[name];
+        const gradient = gradientOf(name, i);
         if (gradient == null) return;
         const m = this.accumulatedFirstMoment[i]!.variable;
         const v = this.accumulatedSecondMoment[i]!.variable;
-        if (value.dtype !== 'float32' || gradient.dtype !== 'float32') {
-          // TF.js's own sequence, for the rare non-float32 variable.
-          const newM = tf.add(tf.mul(m, this.beta1), tf.mul(gradient, 1 - this.beta1));
-          const newV = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
-          const update = tf.div(tf.div(newM, oneMinusAccBeta1), tf.add(tf.sqrt(tf.div(newV, oneMinusAccBeta2)), this.epsilon));
-          m.assign(newM);
-          v.assign(newV);
-          value.assign(tf.add(tf.mul(update, -this.learningRate), value));
-          return;
-        }
         const attrs = { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, learningRate: this.learningRate };
         const inputs = { value, m, v, g: gradient, a1: oneMinusAccBeta1, a2: oneMinusAccBeta2 };
         const [newValue, newM, newV] = tf.engine().runKernel(ADAM_KERNEL, inputs, attrs) as unknown as Tensor[];

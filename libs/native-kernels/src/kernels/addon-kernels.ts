@@ -2,7 +2,7 @@ import { backend_util, util, type TensorInfo } from '@tensorflow/tfjs';
 import { BINARY_OP, UNARY_OP, type NhwcAddon } from '../addon/nhwc-addon.js';
 import { conv2dInfo, nhwc } from './conv-kernels.js';
 import { broadcastShapes } from './elementwise-kernels.js';
-import { nativeValues, sizeOf, type CpuBackendStorage, type NativeKernelArgs, type NativeKernelDef } from './kernel-context.js';
+import { addonOutput, float32Values, sizeOf, type NativeKernelDef } from './kernel-context.js';
 
 /**
  * Kernels served by the C++ NHWC addon (addon/nhwc_kernels.cc): depthwise convolutions and their
@@ -21,17 +21,6 @@ const MIN_ADDON_ELEMENTS = 256;
 const MIN_ADDON_BROADCAST_ELEMENTS = 32;
 
 type Shape4 = [number, number, number, number];
-
-function f32(backend: CpuBackendStorage, t: TensorInfo | undefined): Float32Array | undefined {
-  if (!t || t.dtype !== 'float32') return undefined;
-  const v = nativeValues(backend, t);
-  return v instanceof Float32Array && v.length > 0 ? v : undefined;
-}
-
-function output(args: NativeKernelArgs, kernelName: string, shape: readonly number[], values: Float32Array): TensorInfo {
-  args.runner.note(kernelName);
-  return args.backend.makeTensorInfo([...shape], 'float32', values);
-}
 
 /** [N, H, W, C, KH, KW, M, OH, OW, SH, SW, DH, DW, PT, PL] as the addon reads it. */
 function geometry(info: backend_util.Conv2DInfo, multiplier: number): Int32Array {
@@ -57,20 +46,20 @@ function depthwiseForward(kernelName: string): NativeKernelDef {
     impl: (args) => {
       const { addon } = args;
       const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
-      const xv = f32(args.backend, x);
-      const wv = f32(args.backend, filter);
+      const xv = float32Values(args.backend, x);
+      const wv = float32Values(args.backend, filter);
       if (!addon || !x || !filter || !xv || !wv || preluActivationWeights || !nhwc(args.attrs)) return undefined;
       const activation = (args.attrs.activation as string | undefined) ?? 'linear';
       if (!(activation in ACTIVATIONS)) return undefined;
       const info = conv2dInfo(x.shape, filter.shape, args.attrs, true);
-      const bv = bias ? f32(args.backend, bias) : undefined;
+      const bv = bias ? float32Values(args.backend, bias) : undefined;
       if (bias && (!bv || bv.length !== info.outChannels)) return undefined;
       const out = args.runner.pool.alloc(sizeOf(info.outShape));
       addon.depthwise(0, geometry(info, filter.shape[3]!), xv, wv, out);
       if (bv) addon.binary(BINARY_OP.Add, out, bv, out);
       const act = ACTIVATIONS[activation];
       if (act) addon.unary(act.op, out, out, act.op === UNARY_OP.LeakyRelu ? ((args.attrs.leakyreluAlpha as number | undefined) ?? 0.2) : 0);
-      return output(args, kernelName, info.outShape, out);
+      return addonOutput(args, kernelName, info.outShape, out);
     },
   };
 }
@@ -80,14 +69,14 @@ const depthwiseBackpropInput: NativeKernelDef = {
   impl: (args) => {
     const { addon } = args;
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-    const dyv = f32(args.backend, dy);
-    const wv = f32(args.backend, filter);
+    const dyv = float32Values(args.backend, dy);
+    const wv = float32Values(args.backend, filter);
     if (!addon || !dyv || !wv || !nhwc(args.attrs)) return undefined;
     const inShape = args.attrs.inputShape as number[];
     const info = conv2dInfo(inShape, filter.shape, args.attrs, true);
     const dx = args.runner.pool.alloc(sizeOf(inShape));
     addon.depthwise(1, geometry(info, filter.shape[3]!), dyv, wv, dx);
-    return output(args, 'DepthwiseConv2dNativeBackpropInput', inShape, dx);
+    return addonOutput(args, 'DepthwiseConv2dNativeBackpropInput', inShape, dx);
   },
 };
 
@@ -96,14 +85,14 @@ const depthwiseBackpropFilter: NativeKernelDef = {
   impl: (args) => {
     const { addon } = args;
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-    const xv = f32(args.backend, x);
-    const dyv = f32(args.backend, dy);
+    const xv = float32Values(args.backend, x);
+    const dyv = float32Values(args.backend, dy);
     if (!addon || !xv || !dyv || !nhwc(args.attrs)) return undefined;
     const filterShape = args.attrs.filterShape as number[];
     const info = conv2dInfo(x.shape, filterShape, args.attrs, true);
     const dw = args.runner.pool.alloc(sizeOf(filterShape));
     addon.depthwise(2, geometry(info, filterShape[3]!), xv, dyv, dw);
-    return output(args, 'DepthwiseConv2dNativeBackpropFilter', filterShape, dw);
+    return addonOutput(args, 'DepthwiseConv2dNativeBackpropFilter', filterShape, dw);
   },
 };
 
@@ -123,12 +112,12 @@ const maxPool: NativeKernelDef = {
   impl: (args) => {
     const { addon } = args;
     const { x } = args.inputs as { x: TensorInfo };
-    const xv = f32(args.backend, x);
+    const xv = float32Values(args.backend, x);
     if (!addon || !x || !xv) return undefined;
     const info = poolInfo(x.shape, args.attrs);
     const y = args.runner.pool.alloc(sizeOf(info.outShape));
     addon.maxPool(geometry(info, 1), xv, y);
-    return output(args, 'MaxPool', info.outShape, y);
+    return addonOutput(args, 'MaxPool', info.outShape, y);
   },
 };
 
@@ -137,14 +126,14 @@ const maxPoolGrad: NativeKernelDef = {
   impl: (args) => {
     const { addon } = args;
     const { dy, input, output: pooled } = args.inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
-    const dyv = f32(args.backend, dy);
-    const xv = f32(args.backend, input);
-    const yv = f32(args.backend, pooled);
+    const dyv = float32Values(args.backend, dy);
+    const xv = float32Values(args.backend, input);
+    const yv = float32Values(args.backend, pooled);
     if (!addon || !dyv || !xv || !yv) return undefined;
     const info = poolInfo(input.shape, args.attrs);
     const dx = args.runner.pool.alloc(xv.length);
     addon.maxPoolGrad(geometry(info, 1), xv, yv, dyv, dx);
-    return output(args, 'MaxPoolGrad', input.shape, dx);
+    return addonOutput(args, 'MaxPoolGrad', input.shape, dx);
   },
 };
 
@@ -154,12 +143,12 @@ function unary(kernelName: keyof typeof UNARY_OP | 'ClipByValue'): NativeKernelD
     impl: (args) => {
       const { addon } = args;
       const { x } = args.inputs as { x: TensorInfo };
-      const xv = f32(args.backend, x);
+      const xv = float32Values(args.backend, x);
       if (!addon || !xv || xv.length < MIN_ADDON_ELEMENTS || kernelName === 'ClipByValue') return undefined;
       const y = args.runner.pool.alloc(xv.length);
       const alpha = kernelName === 'Step' || kernelName === 'LeakyRelu' ? ((args.attrs.alpha as number | undefined) ?? 0) : 0;
       addon.unary(UNARY_OP[kernelName], xv, y, alpha);
-      return output(args, kernelName, x.shape, y);
+      return addonOutput(args, kernelName, x.shape, y);
     },
   };
 }
@@ -180,8 +169,8 @@ function binary(kernelName: keyof typeof BINARY_OP): NativeKernelDef {
     impl: (args) => {
       const { addon } = args;
       const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-      const av = f32(args.backend, a);
-      const bv = f32(args.backend, b);
+      const av = float32Values(args.backend, a);
+      const bv = float32Values(args.backend, b);
       if (!addon || !av || !bv) return undefined;
       const outShape = broadcastShapes(a.shape, b.shape);
       if (!outShape) return undefined;
@@ -203,10 +192,10 @@ function binary(kernelName: keyof typeof BINARY_OP): NativeKernelDef {
           return out;
         };
         addon.binaryBroadcast(BINARY_OP[kernelName], av, bv, y, Int32Array.from([outShape.length, ...outShape, ...strides(a.shape), ...strides(b.shape)]));
-        return output(args, kernelName, outShape, y);
+        return addonOutput(args, kernelName, outShape, y);
       }
       addon.binary(BINARY_OP[kernelName], av, bv, y);
-      return output(args, kernelName, outShape, y);
+      return addonOutput(args, kernelName, outShape, y);
     },
   };
 }
@@ -219,15 +208,15 @@ const batchNorm: NativeKernelDef = {
   impl: (args) => {
     const { addon } = args;
     const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>;
-    const xv = f32(args.backend, x);
-    const mv = f32(args.backend, mean);
-    const vv = f32(args.backend, variance);
-    const ov = offset ? f32(args.backend, offset) : ZERO;
-    const sv = scale ? f32(args.backend, scale) : ONE;
+    const xv = float32Values(args.backend, x);
+    const mv = float32Values(args.backend, mean);
+    const vv = float32Values(args.backend, variance);
+    const ov = offset ? float32Values(args.backend, offset) : ZERO;
+    const sv = scale ? float32Values(args.backend, scale) : ONE;
     if (!addon || !x || !xv || !mv || !vv || !ov || !sv || xv.length < MIN_ADDON_ELEMENTS) return undefined;
     const y = args.runner.pool.alloc(xv.length);
     addon.batchNorm(xv, mv, vv, ov, sv, (args.attrs.varianceEpsilon as number | undefined) ?? 0.001, y);
-    return output(args, 'FusedBatchNorm', x.shape, y);
+    return addonOutput(args, 'FusedBatchNorm', x.shape, y);
   },
 };
 
@@ -238,7 +227,7 @@ function reduction(kernelName: 'Sum' | 'Mean'): NativeKernelDef {
     impl: (args) => {
       const { addon } = args;
       const { x } = args.inputs as { x: TensorInfo };
-      const xv = f32(args.backend, x);
+      const xv = float32Values(args.backend, x);
       if (!addon || !xv || xv.length < MIN_ADDON_BROADCAST_ELEMENTS) return undefined;
       const axes = util.parseAxisParam(args.attrs.axis as number | number[], x.shape).sort((p, q) => p - q);
       if (axes.length === 0) return undefined;
@@ -258,7 +247,7 @@ function reduction(kernelName: 'Sum' | 'Mean'): NativeKernelDef {
       // TF.js's Mean divides the float32 sum by the float32 count.
       if (kernelName === 'Mean') for (let i = 0; i < y.length; i++) y[i] = Math.fround(y[i]! / reduced);
       const outShape = args.attrs.keepDims === true ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-      return output(args, kernelName, outShape, y);
+      return addonOutput(args, kernelName, outShape, y);
     },
   };
 }

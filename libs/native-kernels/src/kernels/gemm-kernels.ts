@@ -1,7 +1,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { UNARY_OP, type NhwcAddon } from '../addon/nhwc-addon.js';
 import { conv2dInfo, nhwc } from './conv-kernels.js';
-import { nativeValues, sizeOf, type CpuBackendStorage, type NativeKernelArgs, type NativeKernelDef } from './kernel-context.js';
+import { addonOutput, float32Values, sizeOf, type NativeKernelArgs, type NativeKernelDef } from './kernel-context.js';
 
 /**
  * Convolutions and matrix multiplies served by the addon's GEMMs (addon/conv_gemm.cc), straight
@@ -16,19 +16,8 @@ const MIN_ADDON_MACS = 2048;
 
 type Shape4 = [number, number, number, number];
 
-function f32(backend: CpuBackendStorage, t: TensorInfo | undefined): Float32Array | undefined {
-  if (!t || t.dtype !== 'float32') return undefined;
-  const v = nativeValues(backend, t);
-  return v instanceof Float32Array && v.length > 0 ? v : undefined;
-}
-
 function gemmAddon(args: NativeKernelArgs): NhwcAddon | undefined {
   return args.addon && args.addon.gemmIsa() !== 'none' ? args.addon : undefined;
-}
-
-function output(args: NativeKernelArgs, kernelName: string, shape: readonly number[], values: Float32Array): TensorInfo {
-  args.runner.note(kernelName);
-  return args.backend.makeTensorInfo([...shape], 'float32', values);
 }
 
 /** Activations applied after the GEMM: relu is fused into it (act 1), the others run as one addon pass. */
@@ -63,18 +52,18 @@ function convForward(kernelName: 'Conv2D' | 'FusedConv2D'): NativeKernelDef {
     impl: (args) => {
       const addon = gemmAddon(args);
       const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
-      const xv = f32(args.backend, x);
-      const wv = f32(args.backend, filter);
+      const xv = float32Values(args.backend, x);
+      const wv = float32Values(args.backend, filter);
       if (!addon || !x || !filter || !xv || !wv || preluActivationWeights || !nhwc(args.attrs)) return undefined;
       const act = activationOf(args.attrs);
-      const bv = bias ? f32(args.backend, bias) : undefined;
+      const bv = bias ? float32Values(args.backend, bias) : undefined;
       if (!act || (bias && bv?.length !== filter.shape[3])) return undefined;
       const geo = convGeometry(x.shape, filter.shape, args.attrs);
       const outShape = [geo[0]!, geo[6]!, geo[7]!, geo[8]!];
       const y = args.runner.pool.alloc(sizeOf(outShape));
       addon.conv(0, geo, xv, wv, bv ?? null, act.fused, y);
       if (act.after !== undefined) addon.unary(act.after, y, y, act.alpha);
-      return output(args, kernelName, outShape, y);
+      return addonOutput(args, kernelName, outShape, y);
     },
   };
 }
@@ -84,8 +73,8 @@ const convBackpropInput: NativeKernelDef = {
   impl: (args) => {
     const addon = gemmAddon(args);
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-    const dyv = f32(args.backend, dy);
-    const wv = f32(args.backend, filter);
+    const dyv = float32Values(args.backend, dy);
+    const wv = float32Values(args.backend, filter);
     if (!addon || !dyv || !wv || !nhwc(args.attrs)) return undefined;
     const inShape = args.attrs.inputShape as Shape4;
     const geo = convGeometry(inShape, filter.shape, args.attrs);
@@ -94,7 +83,7 @@ const convBackpropInput: NativeKernelDef = {
     if (geo[9] !== 1 || geo[10] !== 1) return undefined;
     const dx = args.runner.pool.alloc(sizeOf(inShape));
     addon.conv(1, geo, dyv, wv, null, 0, dx);
-    return output(args, 'Conv2DBackpropInput', inShape, dx);
+    return addonOutput(args, 'Conv2DBackpropInput', inShape, dx);
   },
 };
 
@@ -103,13 +92,13 @@ const convBackpropFilter: NativeKernelDef = {
   impl: (args) => {
     const addon = gemmAddon(args);
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-    const xv = f32(args.backend, x);
-    const dyv = f32(args.backend, dy);
+    const xv = float32Values(args.backend, x);
+    const dyv = float32Values(args.backend, dy);
     if (!addon || !xv || !dyv || !nhwc(args.attrs)) return undefined;
     const filterShape = args.attrs.filterShape as Shape4;
     const dw = args.runner.pool.alloc(sizeOf(filterShape));
     addon.conv(2, convGeometry(x.shape, filterShape, args.attrs), xv, dyv, null, 0, dw);
-    return output(args, 'Conv2DBackpropFilter', filterShape, dw);
+    return addonOutput(args, 'Conv2DBackpropFilter', filterShape, dw);
   },
 };
 
@@ -119,8 +108,8 @@ function matmul(kernelName: 'BatchMatMul' | '_FusedMatMul'): NativeKernelDef {
     impl: (args) => {
       const addon = gemmAddon(args);
       const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
-      const av = f32(args.backend, a);
-      const bv = f32(args.backend, b);
+      const av = float32Values(args.backend, a);
+      const bv = float32Values(args.backend, b);
       if (!addon || !a || !b || !av || !bv || preluActivationWeights || a.shape.length < 2 || b.shape.length < 2) return undefined;
       const ta = args.attrs.transposeA === true;
       const tb = args.attrs.transposeB === true;
@@ -137,12 +126,12 @@ function matmul(kernelName: 'BatchMatMul' | '_FusedMatMul'): NativeKernelDef {
       if (batchA === batch && batchB === batch && a.shape.slice(0, -2).join() !== b.shape.slice(0, -2).join()) return undefined;
       if (batch * m * n * k < MIN_ADDON_MACS) return undefined;
       const act = kernelName === '_FusedMatMul' ? activationOf(args.attrs) : { fused: 0 as const, alpha: 0 };
-      const biasV = bias ? f32(args.backend, bias) : undefined;
+      const biasV = bias ? float32Values(args.backend, bias) : undefined;
       if (!act || (bias && (biasV?.length !== n || bias.shape[bias.shape.length - 1] !== n))) return undefined;
       const y = args.runner.pool.alloc(batch * m * n);
       addon.matmul(Int32Array.from([batchA, batchB, m, k, n, ta ? 1 : 0, tb ? 1 : 0]), av, bv, biasV ?? null, act.fused, y);
       if (act.after !== undefined) addon.unary(act.after, y, y, act.alpha);
-      return output(args, kernelName, [...batchShape, m, n], y);
+      return addonOutput(args, kernelName, [...batchShape, m, n], y);
     },
   };
 }

@@ -44,6 +44,19 @@ export function nativeValues(backend: CpuBackendStorage, t: TensorInfo): NativeA
   return undefined;
 }
 
+/** The storage of a non-empty float32 tensor, or undefined (what the addon's kernels read). */
+export function float32Values(backend: CpuBackendStorage, t: TensorInfo | undefined): Float32Array | undefined {
+  if (!t || t.dtype !== 'float32') return undefined;
+  const v = nativeValues(backend, t);
+  return v instanceof Float32Array && v.length > 0 ? v : undefined;
+}
+
+/** A float32 output the addon wrote, counted as a native run of `kernelName`. */
+export function addonOutput(args: NativeKernelArgs, kernelName: string, shape: readonly number[], values: Float32Array): TensorInfo {
+  args.runner.note(kernelName);
+  return args.backend.makeTensorInfo([...shape], 'float32', values);
+}
+
 /**
  * Runs one graph; undefined if an input is empty or of another dtype than the graph declares
  * (`inputDtypes`, float32 by default). Outputs are float32 unless `outputDtypes` says otherwise.

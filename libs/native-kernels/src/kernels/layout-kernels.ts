@@ -143,8 +143,7 @@ function sliceRuns<T extends NativeArray>(values: T, shape: readonly number[], b
 function sliceTensor(args: NativeKernelArgs, kernelName: string, x: TensorInfo, begin: readonly number[], size: readonly number[]): TensorInfo | undefined {
   const values = nativeValues(args.backend, x);
   if (!values || x.shape.length === 0) return undefined;
-  const n = sizeOf(size);
-  const out = values instanceof Float32Array ? args.runner.pool.alloc(n) : values instanceof Int32Array ? new Int32Array(n) : new Uint8Array(n);
+  const out = outputLike(args, values, sizeOf(size));
   args.runner.note(kernelName);
   return args.backend.makeTensorInfo([...size], x.dtype as NativeDtype, sliceRuns(values, x.shape, begin, size, out as typeof values));
 }
