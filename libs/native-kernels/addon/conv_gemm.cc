@@ -44,6 +44,7 @@ typedef __mmask16 MT;
 #define MF_VL 16
 #define MF_MR 11
 #define MF_CONV9_WIDE 1
+#define MF_CONV9_P1 8
 MF_INLINE VT vzero() { return _mm512_setzero_ps(); }
 MF_INLINE VT vload(const float* p) { return _mm512_loadu_ps(p); }
 MF_INLINE VT vload_mask(const float* p, MT m) { return _mm512_maskz_loadu_ps(m, p); }
@@ -59,6 +60,7 @@ MF_INLINE MT vmask(int n) { return n >= 16 ? static_cast<MT>(0xFFFF) : static_ca
 #undef MF_VL
 #undef MF_MR
 #undef MF_CONV9_WIDE
+#undef MF_CONV9_P1
 }  // namespace mf_avx512
 #pragma GCC pop_options
 
@@ -70,6 +72,7 @@ typedef __m256i MT;
 #define MF_VL 8
 #define MF_MR 6
 #define MF_CONV9_WIDE 0
+#define MF_CONV9_P1 4
 MF_INLINE VT vzero() { return _mm256_setzero_ps(); }
 MF_INLINE VT vload(const float* p) { return _mm256_loadu_ps(p); }
 MF_INLINE VT vload_mask(const float* p, MT m) { return _mm256_maskload_ps(p, m); }
@@ -84,6 +87,7 @@ MF_INLINE MT vmask(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm2
 #undef MF_VL
 #undef MF_MR
 #undef MF_CONV9_WIDE
+#undef MF_CONV9_P1
 }  // namespace mf_avx2
 #pragma GCC pop_options
 
