@@ -56,6 +56,24 @@ MF_INLINE VT vadd(VT a, VT b) { return _mm512_add_ps(a, b); }
 // maxps returns its second operand when either is NaN: max(0, v) keeps NaN, like TF.js's relu.
 MF_INLINE VT vmax(VT zero, VT v) { return _mm512_max_ps(zero, v); }
 MF_INLINE MT vmask(int n) { return n >= 16 ? static_cast<MT>(0xFFFF) : static_cast<MT>((1u << n) - 1); }
+// a * step(b) with step(NaN) = NaN: the addon's scalar RELU_GRAD, bit for bit.
+MF_INLINE VT vrelu_grad(VT a, VT b) {
+  VT step = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(b, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(1.0f));
+  step = _mm512_mask_mov_ps(step, _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), b);
+  return _mm512_mul_ps(a, step);
+}
+// A vector of float sums kept in double (two halves).
+struct DT {
+  __m512d lo, hi;
+};
+MF_INLINE DT dload(const double* p) { return {_mm512_loadu_pd(p), _mm512_loadu_pd(p + 8)}; }
+MF_INLINE void dstore(double* p, DT d) {
+  _mm512_storeu_pd(p, d.lo);
+  _mm512_storeu_pd(p + 8, d.hi);
+}
+MF_INLINE DT dadd(DT d, VT v) {
+  return {_mm512_add_pd(d.lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v))), _mm512_add_pd(d.hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)))};
+}
 #include "gemm_tiles.inc"
 #undef MF_VL
 #undef MF_MR
@@ -83,6 +101,22 @@ MF_INLINE VT vfma(VT a, VT b, VT c) { return _mm256_fmadd_ps(a, b, c); }
 MF_INLINE VT vadd(VT a, VT b) { return _mm256_add_ps(a, b); }
 MF_INLINE VT vmax(VT zero, VT v) { return _mm256_max_ps(zero, v); }
 MF_INLINE MT vmask(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+MF_INLINE VT vrelu_grad(VT a, VT b) {
+  VT step = _mm256_and_ps(_mm256_cmp_ps(b, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(1.0f));
+  step = _mm256_blendv_ps(step, b, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+  return _mm256_mul_ps(a, step);
+}
+struct DT {
+  __m256d lo, hi;
+};
+MF_INLINE DT dload(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
+MF_INLINE void dstore(double* p, DT d) {
+  _mm256_storeu_pd(p, d.lo);
+  _mm256_storeu_pd(p + 4, d.hi);
+}
+MF_INLINE DT dadd(DT d, VT v) {
+  return {_mm256_add_pd(d.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v))), _mm256_add_pd(d.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)))};
+}
 #include "gemm_tiles.inc"
 #undef MF_VL
 #undef MF_MR
@@ -101,7 +135,7 @@ struct Isa {
   void (*igemm_panel)(int, int, const float* const*, const float*, int64_t, int, float*, int64_t, int, const float*, int);
   void (*atb_block)(int, int, const float* const*, int, const float*, int64_t, int, float*, int64_t);
   void (*conv9_forward_row)(const Conv9Row&, int, const float*, int, const float*, int, float*);
-  void (*conv9_filter_row)(const Conv9Row&, int, const float*, int, float*);
+  void (*conv9_filter_row)(const Conv9Row&, int, const float*, const float*, int, float*, double*);
 };
 
 Isa detect(const char* force) {
@@ -316,30 +350,38 @@ void conv9_forward(const ConvShape& g, const float* x, const float* w, const flo
   else for (int64_t r = 0; r < rows; ++r) row(r, 0);
 }
 
-void conv9_filter(const ConvShape& g, const float* x, const float* dy, float* dw) {
+// y, db: null, or the forward's relu output (dy is then masked by its step) and the bias gradient.
+void conv9_filter(const ConvShape& g, const float* x, const float* dy, const float* y, float* dw, float* db) {
   ThreadPool& pool = ThreadPool::instance();
   const int64_t rows = static_cast<int64_t>(g.n) * g.oh;
   const size_t size = static_cast<size_t>(9) * g.o;
+  const size_t bias_size = static_cast<size_t>((g.o + 31) / 32 * 32);  // whole vectors of either ISA
   const bool parallel = rows * g.ow * g.o * 9 >= PARALLEL_MIN_MACS && pool.threads() > 1;
+  const int pieces = parallel ? pool.threads() : 1;
   std::memset(dw, 0, sizeof(float) * size);
-  std::vector<float> partial(parallel ? (pool.threads() - 1) * size : 0, 0.0f);
-  auto row = [&](int64_t r, float* dst) {
-    const int64_t img = r / g.oh;
-    const int oy = static_cast<int>(r % g.oh);
-    isa().conv9_filter_row(conv9_rows(g, x, img, oy), g.ow, dy + r * g.ow * g.o, g.o, dst);
-  };
-  if (!parallel) {
-    for (int64_t r = 0; r < rows; ++r) row(r, dw);
-    return;
-  }
+  std::vector<float> partial((pieces - 1) * size, 0.0f);
+  std::vector<double> bias_acc(y ? pieces * bias_size : 0, 0.0);
   // Fixed row ranges per partial result: the same summation order in every run.
-  const int pieces = pool.threads();
-  pool.parallel_for(pieces, [&](int64_t piece, int) {
+  auto piece_rows = [&](int64_t piece, int) {
     float* dst = piece == 0 ? dw : partial.data() + (piece - 1) * size;
-    for (int64_t r = rows * piece / pieces; r < rows * (piece + 1) / pieces; ++r) row(r, dst);
-  });
-  for (int t = 0; t < pool.threads() - 1; ++t)
+    double* bias_dst = y ? bias_acc.data() + piece * bias_size : nullptr;
+    for (int64_t r = rows * piece / pieces; r < rows * (piece + 1) / pieces; ++r) {
+      const int64_t img = r / g.oh;
+      const int oy = static_cast<int>(r % g.oh);
+      const int64_t at = r * g.ow * g.o;
+      isa().conv9_filter_row(conv9_rows(g, x, img, oy), g.ow, dy + at, y ? y + at : nullptr, g.o, dst, bias_dst);
+    }
+  };
+  if (!parallel) piece_rows(0, 0);
+  else pool.parallel_for(pieces, piece_rows);
+  for (int t = 0; t < pieces - 1; ++t)
     for (size_t e = 0; e < size; ++e) dw[e] += partial[t * size + e];
+  if (!y) return;
+  for (int c = 0; c < g.o; ++c) {
+    double s = 0;
+    for (int p = 0; p < pieces; ++p) s += bias_acc[p * bias_size + c];
+    db[c] = static_cast<float>(s);
+  }
 }
 
 }  // namespace
@@ -445,9 +487,15 @@ void conv2d_backprop_input(const ConvShape& g, const float* dy, const float* w, 
       true, static_cast<size_t>(mr) * g.kh * run);
 }
 
+bool conv2d_backprop_filter_relu_bias(const ConvShape& g, const float* x, const float* dy, const float* y, float* dw, float* db) {
+  if (!is_conv9(g)) return false;
+  conv9_filter(g, x, dy, y, dw, db);
+  return true;
+}
+
 void conv2d_backprop_filter(const ConvShape& g, const float* x, const float* dy, float* dw) {
   const int64_t q = static_cast<int64_t>(g.n) * g.oh * g.ow;
-  if (is_conv9(g)) return conv9_filter(g, x, dy, dw);
+  if (is_conv9(g)) return conv9_filter(g, x, dy, nullptr, dw, nullptr);
   if (g.dw == 1 && g.c > GATHER_MAX_CHANNELS) {
     // One segment per kernel row: rows (kx, c) of dw[ky] are kw * c contiguous input floats.
     const int run = g.kw * g.c;

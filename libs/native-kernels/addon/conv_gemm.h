@@ -31,6 +31,10 @@ int compute_threads();
 void conv2d_forward(const ConvShape& g, const float* x, const float* w, const float* bias, int act, float* y);
 void conv2d_backprop_input(const ConvShape& g, const float* dy, const float* w, float* dx);
 void conv2d_backprop_filter(const ConvShape& g, const float* x, const float* dy, float* dw);
+// The filter and bias gradients of a relu-activated convolution from its output's gradient dy
+// and its output y: dz = dy * step(y) is never stored. Only 3x3 filters on one-channel inputs
+// (a grayscale image's first layer, whose input needs no gradient); false for other shapes.
+bool conv2d_backprop_filter_relu_bias(const ConvShape& g, const float* x, const float* dy, const float* y, float* dw, float* db);
 // bias: [n] added to every row, or null.
 void batch_matmul(const MatmulShape& s, const float* a, const float* b, const float* bias, int act, float* c);
 

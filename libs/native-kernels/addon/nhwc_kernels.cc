@@ -459,6 +459,21 @@ MF_CLONES void sum_rows(const float* x, int64_t o, int64_t reduced, int64_t inne
   }
 }
 
+// dz = dy * step(y) (RELU_GRAD) over rows [r0, r1) of `channels` each, adding dz into acc[channels]
+// in double, row by row: the relu gradient and its sum over rows (a bias gradient) in one pass,
+// with Sum's values (sum_rows' order).
+MF_CLONES void relu_grad_sum_rows(const float* __restrict dy, const float* __restrict y, int64_t channels, int64_t r0, int64_t r1,
+                                  float* __restrict dz, double* __restrict acc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t at = r * channels;
+    for (int64_t i = 0; i < channels; ++i) {
+      const float v = bin(RELU_GRAD, dy[at + i], y[at + i]);
+      dz[at + i] = v;
+      acc[i] += v;
+    }
+  }
+}
+
 struct AdamScalars {
   float b1, omb1, b2, omb2, eps, neglr, omab1, omab2;
 };
@@ -637,6 +652,38 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   });
 }
 
+// reluGradBias(dy, y, channels, dz, db): dz = dy * step(y) and db[c] = the sum of dz over all
+// rows of `channels`, split into pieces exactly as Sum splits a bias gradient (same values).
+napi_value ReluGradBias(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    size_t ndy, ny, ndz, ndb;
+    const float* dy = f32(env, a[0], &ndy, "dy");
+    const float* y = f32(env, a[1], &ny, "y");
+    const int64_t channels = static_cast<int64_t>(num(env, a[2]));
+    float* dz = f32(env, a[3], &ndz, "dz");
+    float* db = f32(env, a[4], &ndb, "db");
+    if (channels < 1 || ndy == 0 || ndy % channels != 0 || ny != ndy || ndz != ndy || ndb != static_cast<size_t>(channels))
+      throw ArgError{"reluGradBias: dy, y and dz must have equal lengths, a multiple of channels = db's length"};
+    const int64_t rows = static_cast<int64_t>(ndy) / channels;
+    mf::ThreadPool& pool = mf::ThreadPool::instance();
+    const int64_t pieces = pool.threads() > 1 && ndy >= PARALLEL_MIN_ELEMENTS ? std::min<int64_t>(rows, 4 * pool.threads()) : 1;
+    std::vector<double> part(static_cast<size_t>(pieces * channels), 0.0);
+    auto piece = [&](int64_t p, int) {
+      std::vector<double> acc(static_cast<size_t>(channels), 0.0);  // private: see Sum
+      relu_grad_sum_rows(dy, y, channels, rows * p / pieces, rows * (p + 1) / pieces, dz, acc.data());
+      std::copy(acc.begin(), acc.end(), part.begin() + p * channels);
+    };
+    if (pieces == 1) piece(0, 0);
+    else pool.parallel_for(pieces, piece);
+    for (int64_t i = 0; i < channels; ++i) {
+      double sum = 0;
+      for (int64_t p = 0; p < pieces; ++p) sum += part[p * channels + i];
+      db[i] = static_cast<float>(sum);
+    }
+  });
+}
+
 void require_gemm() {
   if (std::string(mf::gemm_isa()) == "none") throw ArgError{"no AVX2/AVX-512 here: the GEMM kernels are not available"};
 }
@@ -680,6 +727,27 @@ napi_value Conv(napi_env env, napi_callback_info info) {
     } else {
       throw ArgError{"unknown conv kind " + std::to_string(kind)};
     }
+  });
+}
+
+// convFilterReluBias(geometry[15], x, dy, y, dw, db): the filter and bias gradients of a relu
+// conv from dy and its output y (mf::conv2d_backprop_filter_relu_bias: 3x3, one input channel).
+napi_value ConvFilterReluBias(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 6);
+    require_gemm();
+    size_t len, nx, ndy, ny, ndw, ndb;
+    int32_t* gv = i32(env, a[0], &len, "geometry");
+    if (len < 15) throw ArgError{"geometry needs 15 values"};
+    const mf::ConvShape g{gv[0], gv[1], gv[2], gv[3], gv[4], gv[5], gv[6], gv[7], gv[8], gv[9], gv[10], gv[11], gv[12], gv[13], gv[14]};
+    const float* x = f32(env, a[1], &nx, "x");
+    const float* dy = f32(env, a[2], &ndy, "dy");
+    const float* y = f32(env, a[3], &ny, "y");
+    float* dw = f32(env, a[4], &ndw, "dw");
+    float* db = f32(env, a[5], &ndb, "db");
+    const size_t xs = size_t(g.n) * g.h * g.w * g.c, ws = size_t(g.kh) * g.kw * g.c * g.o, ys = size_t(g.n) * g.oh * g.ow * g.o;
+    if (nx != xs || ndy != ys || ny != ys || ndw != ws || ndb != size_t(g.o)) throw ArgError{"convFilterReluBias: array lengths do not match the geometry"};
+    if (!mf::conv2d_backprop_filter_relu_bias(g, x, dy, y, dw, db)) throw ArgError{"convFilterReluBias: only 3x3 filters on one input channel"};
   });
 }
 
@@ -807,6 +875,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGradBias", nullptr, ReluGradBias, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convFilterReluBias", nullptr, ConvFilterReluBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemmIsa", nullptr, GemmIsa, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { KernelFunc, NamedAttrMap, Tensor, Tensor4D } from '@tensorflow/tfjs';
-import { RELU_GRAD_KERNEL } from './kernels/addon-kernels.js';
+import type { KernelFunc, NamedAttrMap, Tensor, Tensor4D, TensorInfo } from '@tensorflow/tfjs';
+import { RELU_GRAD_BIAS_KERNEL, RELU_GRAD_KERNEL } from './kernels/addon-kernels.js';
+import { CONV_FILTER_RELU_BIAS_KERNEL, oneChannel3x3 } from './kernels/gemm-kernels.js';
 
 type FusedConv2dArgs = Parameters<typeof tf.fused.conv2d>[0];
 
@@ -13,9 +14,12 @@ export const FUSED_CONV_TRAINING_KERNEL = 'MedfusionFusedConv2D';
  * then Relu, three passes over the layer's output. On onnx-cpu, a relu- or linear-activated
  * fused NHWC convolution with dilation 1 runs as one fused kernel while training too, with this
  * gradient: dz = dy * step(y) (step(relu(x)) equals step(x), NaN included), then the input and
- * filter gradients of dz and the bias gradient sum(dz) over batch and pixels: the kernels the
- * unfused ops' gradients run, in the same order. Each input's gradient is computed only when
- * the tape needs it (not the image's). Other backends and arguments keep TF.js's function.
+ * filter gradients of dz and the bias gradient sum(dz) over batch and pixels, the values the
+ * unfused ops' gradients give. Each input's gradient is computed only when the tape needs it.
+ * The relu gradient and the bias sum are one pass (ReluGradBias); on a 3x3 filter over one
+ * channel (the first layer, whose input is the image and needs no gradient) dz is not stored at
+ * all: the filter and bias gradients read dy and y (ConvFilterReluBias), and only an input
+ * gradient, if asked for, forms dz. Other backends and arguments keep TF.js's function.
  */
 export function installFusedConvTraining(backendName: string): void {
   const fused = tf.fused as unknown as { conv2d: ((args: FusedConv2dArgs) => Tensor) & { medfusionTraining?: boolean } };
@@ -28,14 +32,16 @@ export function installFusedConvTraining(backendName: string): void {
     gradFunc: (dy, saved, attrs: NamedAttrMap) => {
       const [x, filter, y] = saved as [Tensor4D, Tensor4D, Tensor4D];
       const conv = { strides: attrs.strides, pad: attrs.pad, dataFormat: 'NHWC', dimRoundingMode: attrs.dimRoundingMode } as NamedAttrMap;
-      // Once for all inputs' gradients (each runs in a tidy of its own, so it is made out here;
-      // the tape only lists inputs whose gradient is needed, so it is never computed for nothing).
-      const dz = attrs.activation === 'relu' ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { a: dy as Tensor, b: y }) as Tensor4D) : (dy as Tensor4D);
-      return {
-        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...conv, inputShape: x.shape }) as Tensor,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...conv, filterShape: filter.shape }) as Tensor,
-        bias: () => tf.sum(dz, [0, 1, 2]),
-      };
+      const backpropInput = (dz: Tensor) => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...conv, inputShape: x.shape }) as Tensor;
+      const backpropFilter = (dz: Tensor) => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...conv, filterShape: filter.shape }) as Tensor;
+      if (attrs.activation !== 'relu') return { x: () => backpropInput(dy as Tensor), filter: () => backpropFilter(dy as Tensor), bias: () => tf.sum(dy as Tensor, [0, 1, 2]) };
+      // Made out here, once for all inputs' gradients (each of those runs in a tidy of its own).
+      if (oneChannel3x3(filter.shape)) {
+        const [dw, db] = tf.engine().runKernel(CONV_FILTER_RELU_BIAS_KERNEL, { x, dy: dy as Tensor, y }, { ...conv, filterShape: filter.shape }) as Tensor[];
+        return { x: () => backpropInput(tf.engine().runKernel(RELU_GRAD_KERNEL, { a: dy as Tensor, b: y }) as Tensor), filter: () => dw!, bias: () => db! };
+      }
+      const [dz, db] = tf.engine().runKernel(RELU_GRAD_BIAS_KERNEL, { dy: dy as Tensor, y }) as Tensor[];
+      return { x: () => backpropInput(dz!), filter: () => backpropFilter(dz!), bias: () => db! };
     },
   });
   const patched = (args: FusedConv2dArgs): Tensor => {
@@ -65,5 +71,21 @@ export function fusedConvTrainingKernel(backendName: string): KernelFunc {
     const kernel = tf.getKernel('FusedConv2D', backendName);
     if (!kernel) throw new Error(`${backendName} has no FusedConv2D kernel`);
     return kernel.kernelFunc(args);
+  };
+}
+
+/** ConvFilterReluBias where the addon does not take it: ReluGradBias, then the filter gradient of dz. */
+export function convFilterReluBiasComposed(backendName: string): KernelFunc {
+  return ({ inputs, attrs, backend }) => {
+    const { x, dy, y } = inputs as { x: TensorInfo; dy: TensorInfo; y: TensorInfo };
+    const kernel = (name: string) => {
+      const k = tf.getKernel(name, backendName);
+      if (!k) throw new Error(`${backendName} has no ${name} kernel`);
+      return k.kernelFunc;
+    };
+    const [dz, db] = kernel(RELU_GRAD_BIAS_KERNEL)({ inputs: { dy, y }, attrs: {}, backend }) as TensorInfo[];
+    const dw = kernel('Conv2DBackpropFilter')({ inputs: { x, dy: dz! }, attrs, backend }) as TensorInfo;
+    (backend as unknown as { disposeIntermediateTensorInfo(t: TensorInfo): void }).disposeIntermediateTensorInfo(dz!);
+    return [dw, db!];
   };
 }

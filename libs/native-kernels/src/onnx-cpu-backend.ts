@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelFunc } from '@tensorflow/tfjs';
 import { loadNhwcAddon, type NhwcAddon } from './addon/nhwc-addon.js';
-import { ADDON_KERNELS, RELU_GRAD_KERNEL } from './kernels/addon-kernels.js';
+import { ADDON_KERNELS, RELU_GRAD_BIAS_KERNEL, RELU_GRAD_KERNEL } from './kernels/addon-kernels.js';
 import { BATCH_NORM_KERNELS } from './kernels/batch-norm-kernel.js';
 import { COMPARISON_KERNELS } from './kernels/comparison-kernels.js';
 import { CONV_KERNELS } from './kernels/conv-kernels.js';
 import { ADD_N_KERNEL, ELEMENTWISE_KERNELS, SOFTMAX_KERNEL } from './kernels/elementwise-kernels.js';
-import { GEMM_KERNELS } from './kernels/gemm-kernels.js';
+import { CONV_FILTER_RELU_BIAS_KERNEL, GEMM_KERNELS } from './kernels/gemm-kernels.js';
 import { withFallback, type NativeKernelDef } from './kernels/kernel-context.js';
 import { LAYOUT_KERNELS } from './kernels/layout-kernels.js';
 import { MATMUL_KERNELS } from './kernels/matmul-kernels.js';
@@ -16,8 +16,8 @@ import { attachPool, Float32Pool } from './ort/float32-pool.js';
 import { NativeRunner } from './ort/native-runner.js';
 import { probeOnnxRuntime } from './ort/ort-sync-session.js';
 import { ADAM_KERNEL, adamKernel, installFusedAdam } from './fused-adam.js';
-import { FUSED_CONV_TRAINING_KERNEL, fusedConvTrainingKernel, installFusedConvTraining } from './fused-conv-training.js';
-import { installReluGradient, reluGradJs } from './relu-gradient.js';
+import { convFilterReluBiasComposed, FUSED_CONV_TRAINING_KERNEL, fusedConvTrainingKernel, installFusedConvTraining } from './fused-conv-training.js';
+import { installReluGradient, reluGradBiasJs, reluGradJs } from './relu-gradient.js';
 import { installTileGradient } from './tile-gradient.js';
 
 /** The TF.js backend name of the fast CPU path, as recorded in a job's `backend`. */
@@ -113,8 +113,15 @@ export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
     const kernelFunc: KernelFunc = defs ? routed(defs, config.kernelFunc, holder) : config.kernelFunc;
     tf.registerKernel({ ...config, backendName: ONNX_CPU_BACKEND, kernelFunc });
   }
-  // A kernel of this backend only (no cpu counterpart): the one-pass relu gradient.
+  // Kernels of this backend only (no cpu counterpart): the one-pass relu gradient, with the bias
+  // gradient, and a relu conv's filter and bias gradients from dy.
   tf.registerKernel({ kernelName: RELU_GRAD_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: routed(native.get(RELU_GRAD_KERNEL) ?? [], reluGradJs, holder) });
+  tf.registerKernel({ kernelName: RELU_GRAD_BIAS_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: routed(native.get(RELU_GRAD_BIAS_KERNEL) ?? [], reluGradBiasJs, holder) });
+  tf.registerKernel({
+    kernelName: CONV_FILTER_RELU_BIAS_KERNEL,
+    backendName: ONNX_CPU_BACKEND,
+    kernelFunc: routed(native.get(CONV_FILTER_RELU_BIAS_KERNEL) ?? [], convFilterReluBiasComposed(ONNX_CPU_BACKEND), holder),
+  });
   tf.registerKernel({ kernelName: FUSED_CONV_TRAINING_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: fusedConvTrainingKernel(ONNX_CPU_BACKEND) });
   tf.registerKernel({ kernelName: ADAM_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: adamKernel(() => holder.addon, runner.pool, (name) => holder.runner.note(name)) });
   installTileGradient(ONNX_CPU_BACKEND);

@@ -38,3 +38,20 @@ export const reluGradJs: KernelFunc = ({ inputs, backend }) => {
   }
   return storage.makeTensorInfo([...a.shape], 'float32', out);
 };
+
+/** ReluGradBias (dz = dy * step(y), db = sum of dz over all but the last axis) in JS, for calls the addon does not take. */
+export const reluGradBiasJs: KernelFunc = ({ inputs, backend }) => {
+  const { dy, y } = inputs as { dy: TensorInfo; y: TensorInfo };
+  const storage = backend as unknown as CpuBackendStorage;
+  const g = storage.data.get(dy.dataId).values as Float32Array;
+  const yv = storage.data.get(y.dataId).values as Float32Array;
+  const channels = dy.shape[dy.shape.length - 1] ?? 1;
+  const dz = new Float32Array(g.length);
+  const sums = new Float64Array(channels);
+  for (let i = 0; i < dz.length; i++) {
+    const v = yv[i]!;
+    dz[i] = g[i]! * (v !== v ? v : v > 0 ? 1 : 0);
+    sums[i % channels] += dz[i]!;
+  }
+  return [storage.makeTensorInfo([...dy.shape], 'float32', dz), storage.makeTensorInfo([channels], 'float32', Float32Array.from(sums))];
+};

@@ -21,6 +21,13 @@ export interface NhwcAddon {
    * [N, H, W, C, KH, KW, OH, OW, O, SH, SW, DH, DW, PT, PL].
    */
   conv(kind: 0 | 1 | 2, geometry: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, act: 0 | 1, out: Float32Array): void;
+  /**
+   * The filter and bias gradients of a relu conv from dy and its output y (dz = dy * step(y) is
+   * never stored); 3x3 filters on one input channel only (throws for other shapes).
+   */
+  convFilterReluBias(geometry: Int32Array, x: Float32Array, dy: Float32Array, y: Float32Array, dw: Float32Array, db: Float32Array): void;
+  /** dz = dy * step(y) and db = the sum of dz over rows of `channels`, in one pass (Sum's values). */
+  reluGradBias(dy: Float32Array, y: Float32Array, channels: number, dz: Float32Array, db: Float32Array): void;
   /** shape: [batchA, batchB, M, K, N, transA, transB]; a batch of 1 is shared by every batch. */
   matmul(shape: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, act: 0 | 1, out: Float32Array): void;
   /** One AdamOptimizer step for one variable, bit-equal to TF.js's ops (see addon/nhwc_kernels.cc). */
@@ -54,7 +61,7 @@ export function loadNhwcAddon(): { addon: NhwcAddon } | { reason: string } {
   }
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH) as NhwcAddon;
-    if (typeof addon.depthwise !== 'function' || typeof addon.conv !== 'function' || typeof addon.gemmIsa !== 'function') throw new Error('unexpected exports (rebuild it)');
+    if (typeof addon.depthwise !== 'function' || typeof addon.conv !== 'function' || typeof addon.gemmIsa !== 'function' || typeof addon.reluGradBias !== 'function') throw new Error('unexpected exports (rebuild it)');
     loaded = { addon };
   } catch (err) {
     loaded = { reason: `${ADDON_PATH} does not load: ${(err as Error).message.split('\n')[0]}` };

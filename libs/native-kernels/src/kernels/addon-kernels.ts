@@ -162,6 +162,27 @@ function cycles(shape: readonly number[], out: readonly number[]): boolean {
 
 /** The relu gradient, dy * step(x), in one pass (see relu-gradient.ts); registered for onnx-cpu only. */
 export const RELU_GRAD_KERNEL = 'ReluGrad';
+/**
+ * Inputs dy, y (a relu's output, last axis channels); outputs [dz, db]: dz = dy * step(y) and db
+ * = sum(dz) over every axis but the last: a relu conv's bias gradient in the same pass (onnx-cpu only).
+ */
+export const RELU_GRAD_BIAS_KERNEL = 'MedfusionReluGradBias';
+
+const reluGradBias: NativeKernelDef = {
+  kernelName: RELU_GRAD_BIAS_KERNEL,
+  impl: (args) => {
+    const { addon } = args;
+    const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
+    const dyv = float32Values(args.backend, dy);
+    const yv = float32Values(args.backend, y);
+    const channels = dy.shape[dy.shape.length - 1] ?? 0;
+    if (!addon || !dyv || !yv || yv.length !== dyv.length || channels < 1 || dyv.length < MIN_ADDON_ELEMENTS) return undefined;
+    const dz = args.runner.pool.alloc(dyv.length);
+    const db = new Float32Array(channels);
+    addon.reluGradBias(dyv, yv, channels, dz, db);
+    return [addonOutput(args, RELU_GRAD_BIAS_KERNEL, dy.shape, dz), args.backend.makeTensorInfo([channels], 'float32', db)];
+  },
+};
 
 function binary(kernelName: keyof typeof BINARY_OP): NativeKernelDef {
   return {
@@ -266,6 +287,7 @@ export const ADDON_KERNELS: NativeKernelDef[] = [
   reduction('Mean'),
   // Inputs a: dy, b: x (the relu's input).
   binary(RELU_GRAD_KERNEL),
+  reluGradBias,
 ];
 
 export type { NhwcAddon };

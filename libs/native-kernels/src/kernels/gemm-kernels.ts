@@ -102,6 +102,31 @@ const convBackpropFilter: NativeKernelDef = {
   },
 };
 
+/**
+ * Inputs x, dy, y (the conv's relu output); attrs of Conv2DBackpropFilter; outputs [dw, db]: the
+ * filter and bias gradients of a relu conv without forming dy * step(y) (onnx-cpu only). The
+ * addon serves 3x3 filters on one input channel (a grayscale image's first layer).
+ */
+export const CONV_FILTER_RELU_BIAS_KERNEL = 'MedfusionConvFilterReluBias';
+
+const convFilterReluBias: NativeKernelDef = {
+  kernelName: CONV_FILTER_RELU_BIAS_KERNEL,
+  impl: (args) => {
+    const addon = gemmAddon(args);
+    const { x, dy, y } = args.inputs as { x: TensorInfo; dy: TensorInfo; y: TensorInfo };
+    const [xv, dyv, yv] = [float32Values(args.backend, x), float32Values(args.backend, dy), float32Values(args.backend, y)];
+    const filterShape = args.attrs.filterShape as Shape4;
+    if (!addon || !xv || !dyv || !yv || !nhwc(args.attrs) || !oneChannel3x3(filterShape)) return undefined;
+    const dw = args.runner.pool.alloc(sizeOf(filterShape));
+    const db = new Float32Array(filterShape[3]);
+    addon.convFilterReluBias(convGeometry(x.shape, filterShape, args.attrs), xv, dyv, yv, dw, db);
+    return [addonOutput(args, CONV_FILTER_RELU_BIAS_KERNEL, filterShape, dw), args.backend.makeTensorInfo([filterShape[3]], 'float32', db)];
+  },
+};
+
+/** The filters convFilterReluBias's addon kernel takes: [3, 3, 1, O]. */
+export const oneChannel3x3 = (filterShape: readonly number[]): boolean => filterShape[0] === 3 && filterShape[1] === 3 && filterShape[2] === 1;
+
 function matmul(kernelName: 'BatchMatMul' | '_FusedMatMul'): NativeKernelDef {
   return {
     kernelName,
@@ -141,6 +166,7 @@ export const GEMM_KERNELS: NativeKernelDef[] = [
   convForward('FusedConv2D'),
   convBackpropInput,
   convBackpropFilter,
+  convFilterReluBias,
   matmul('BatchMatMul'),
   matmul('_FusedMatMul'),
 ];
