@@ -420,6 +420,32 @@ MF_CLONES void max_pool_grad_2x2_row(const Geo& g, const float* __restrict x, co
   }
 }
 
+// 2x2 windows, stride 2, no padding, inside the image (a CNN's usual pooling): the four taps in
+// registers, one pass over the output (the general loop below reloads and stores it per tap).
+MF_CLONES void max_pool_2x2_row(const Geo& g, const float* __restrict x, float* __restrict out, int64_t row) {
+  const int c = g.c;
+  const int64_t n = row / g.oh;
+  const int oh = static_cast<int>(row % g.oh);
+  const int64_t in_row = static_cast<int64_t>(g.w) * c;
+  const float* __restrict xr = x + (n * g.h + 2 * oh) * in_row;
+  float* __restrict o = out + (n * g.oh + oh) * static_cast<int64_t>(g.ow) * c;
+  for (int ow = 0; ow < g.ow; ++ow) {
+    const float* __restrict x0 = xr + static_cast<int64_t>(2 * ow) * c;
+    const float* __restrict x1 = x0 + c;
+    const float* __restrict x2 = x0 + in_row;
+    const float* __restrict x3 = x2 + c;
+    float* __restrict od = o + static_cast<int64_t>(ow) * c;
+    for (int d = 0; d < c; ++d) {
+      float m = -std::numeric_limits<float>::infinity();
+      m = x0[d] > m ? x0[d] : m;
+      m = x1[d] > m ? x1[d] : m;
+      m = x2[d] > m ? x2[d] : m;
+      m = x3[d] > m ? x3[d] : m;
+      od[d] = m;
+    }
+  }
+}
+
 MF_CLONES void max_pool_forward_row(const Geo& g, const float* __restrict x, float* __restrict out, int64_t row) {
   const int c = g.c;
   const int64_t n = row / g.oh;
@@ -443,7 +469,11 @@ MF_CLONES void max_pool_forward_row(const Geo& g, const float* __restrict x, flo
 // Max pooling, forward only: each output pixel's C maxima kept in the output row itself.
 // Strictly greater from -inf: NaN never wins and an all-NaN window gives -inf, as in TF.js.
 void max_pool_forward(const Geo& g, const float* __restrict x, float* __restrict out) {
-  parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(g.w) * g.kh * g.c, [&](int64_t row) { max_pool_forward_row(g, x, out, row); });
+  const bool two = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 && g.pl == 0 && 2 * g.oh <= g.h && 2 * g.ow <= g.w;
+  parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(g.w) * g.kh * g.c, [&](int64_t row) {
+    if (two) max_pool_2x2_row(g, x, out, row);
+    else max_pool_forward_row(g, x, out, row);
+  });
 }
 
 // Adds rows [r0, r1) of x viewed as [outer, reduced, inner] (outer index o) into acc[inner], in double.
