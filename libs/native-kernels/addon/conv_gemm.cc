@@ -203,6 +203,27 @@ void indirect_gemm(int64_t m, int segs, int ks, const float* b, int64_t ldb, int
 }
 
 constexpr int REDUCE_CHUNK = 256;
+// Partial sums per parallel reduction: 4 per thread (fewer when there is less work), within
+// 8 MiB of partials, never fewer than the threads. A function of the thread count and the shape only.
+int64_t reduction_pieces(int64_t units, int64_t size) {
+  const int64_t threads = ThreadPool::instance().threads();
+  const int64_t by_memory = std::max<int64_t>(threads, (int64_t{8} << 20) / (static_cast<int64_t>(sizeof(float)) * std::max<int64_t>(1, size)) + 1);
+  return std::max<int64_t>(1, std::min({units, 4 * threads, by_memory}));
+}
+
+// out[e] += partial[0][e] + ... + partial[count - 1][e], in that order, split over the pool.
+void add_partials(float* out, const float* partial, int64_t count, int64_t size) {
+  const int64_t blocks = (size + 4095) / 4096;
+  auto block = [&](int64_t t, int) {
+    const int64_t e0 = t * 4096, e1 = std::min(size, e0 + 4096);
+    for (int64_t w = 0; w < count; ++w) {
+      const float* p = partial + w * size;
+      for (int64_t e = e0; e < e1; ++e) out[e] += p[e];
+    }
+  };
+  if (size * count >= (int64_t{1} << 16)) ThreadPool::instance().parallel_for(blocks, block);
+  else for (int64_t t = 0; t < blocks; ++t) block(t, 0);
+}
 
 // out[s][i][j] (segs x rows x cols, zeroed here) = sum over reduction rows q of a_s(q)[i] * b[q][j];
 // a_ptrs(s, q0, count, table, scratch) fills table[0..count) with row pointers for segment s
@@ -213,11 +234,14 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
   ThreadPool& pool = ThreadPool::instance();
   const int64_t size = static_cast<int64_t>(segs) * rows * cols;
   const int64_t chunks = (q + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
-  // One partial result per pool thread (the first is `out`), each over a fixed range of chunks.
-  const bool parallel = chunks > 1 && q * size >= PARALLEL_MIN_MACS;
-  const int workers = parallel ? pool.threads() : 1;
+  // Partial results over fixed, contiguous ranges of chunks (the first is `out`): the summation
+  // order, and so the result, does not depend on which thread took which piece. Several pieces
+  // per thread, taken as threads come free: on a shared VM one core often runs slower than the
+  // other, and one fixed half each made the faster wait (partials' memory is capped).
+  const bool parallel = chunks > 1 && q * size >= PARALLEL_MIN_MACS && pool.threads() > 1;
+  const int pieces = static_cast<int>(parallel ? reduction_pieces(chunks, size) : 1);
   std::memset(out, 0, sizeof(float) * size);
-  std::vector<float> partial(workers > 1 ? static_cast<size_t>(workers - 1) * size : 0, 0.0f);
+  std::vector<float> partial(pieces > 1 ? static_cast<size_t>(pieces - 1) * size : 0, 0.0f);
   auto chunk = [&](int64_t t, float* dst) {
     const int64_t q0 = t * REDUCE_CHUNK;
     const int count = static_cast<int>(std::min<int64_t>(REDUCE_CHUNK, q - q0));
@@ -229,25 +253,14 @@ void reduce_atb(int64_t q, int segs, int rows, const float* b, int64_t ldb, int 
         k.atb_block(std::min(k.atb_mr, rows - i), count, table, i, b + q0 * ldb, ldb, cols, dst + (static_cast<int64_t>(s) * rows + i) * cols, cols);
     }
   };
-  if (parallel) {
-    // Fixed, contiguous ranges of chunks per partial result (not whichever thread takes a chunk),
-    // so the summation order and the result do not change from run to run.
-    pool.parallel_for(workers, [&](int64_t piece, int) {
+  if (pieces > 1) {
+    pool.parallel_for(pieces, [&](int64_t piece, int) {
       float* dst = piece == 0 ? out : partial.data() + (piece - 1) * size;
-      for (int64_t t = chunks * piece / workers; t < chunks * (piece + 1) / workers; ++t) chunk(t, dst);
+      for (int64_t t = chunks * piece / pieces; t < chunks * (piece + 1) / pieces; ++t) chunk(t, dst);
     });
+    add_partials(out, partial.data(), pieces - 1, size);
   } else {
     for (int64_t t = 0; t < chunks; ++t) chunk(t, out);
-  }
-  if (workers > 1) {
-    const int64_t blocks = (size + 4095) / 4096;
-    pool.parallel_for(blocks, [&](int64_t t, int) {
-      const int64_t e0 = t * 4096, e1 = std::min(size, e0 + 4096);
-      for (int w = 0; w < workers - 1; ++w) {
-        const float* p = partial.data() + static_cast<int64_t>(w) * size;
-        for (int64_t e = e0; e < e1; ++e) out[e] += p[e];
-      }
-    });
   }
 }
 
@@ -357,7 +370,7 @@ void conv9_filter(const ConvShape& g, const float* x, const float* dy, const flo
   const size_t size = static_cast<size_t>(9) * g.o;
   const size_t bias_size = static_cast<size_t>((g.o + 31) / 32 * 32);  // whole vectors of either ISA
   const bool parallel = rows * g.ow * g.o * 9 >= PARALLEL_MIN_MACS && pool.threads() > 1;
-  const int pieces = parallel ? pool.threads() : 1;
+  const int pieces = static_cast<int>(parallel ? reduction_pieces(rows, static_cast<int64_t>(size)) : 1);
   std::memset(dw, 0, sizeof(float) * size);
   std::vector<float> partial((pieces - 1) * size, 0.0f);
   std::vector<double> bias_acc(y ? pieces * bias_size : 0, 0.0);
@@ -374,8 +387,7 @@ void conv9_filter(const ConvShape& g, const float* x, const float* dy, const flo
   };
   if (!parallel) piece_rows(0, 0);
   else pool.parallel_for(pieces, piece_rows);
-  for (int t = 0; t < pieces - 1; ++t)
-    for (size_t e = 0; e < size; ++e) dw[e] += partial[t * size + e];
+  add_partials(dw, partial.data(), pieces - 1, static_cast<int64_t>(size));
   if (!y) return;
   for (int c = 0; c < g.o; ++c) {
     double s = 0;
