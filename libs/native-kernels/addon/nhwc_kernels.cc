@@ -726,16 +726,22 @@ const float* optional_f32(napi_env env, napi_value v, size_t* len, const char* n
   return t == napi_null || t == napi_undefined ? nullptr : f32(env, v, len, name);
 }
 
+// [N, H, W, C, KH, KW, OH, OW, O, SH, SW, DH, DW, PT, PL] from an Int32Array.
+mf::ConvShape conv_shape(napi_env env, napi_value v) {
+  size_t len;
+  int32_t* gv = i32(env, v, &len, "geometry");
+  if (len < 15) throw ArgError{"geometry needs 15 values"};
+  return mf::ConvShape{gv[0], gv[1], gv[2], gv[3], gv[4], gv[5], gv[6], gv[7], gv[8], gv[9], gv[10], gv[11], gv[12], gv[13], gv[14]};
+}
+
 // conv(kind, geometry[15], a, b, bias | null, act, out): kind 0 forward (x, w), 1 input gradient
 // (dy, w), 2 filter gradient (x, dy); geometry [N, H, W, C, KH, KW, OH, OW, O, SH, SW, DH, DW, PT, PL].
 napi_value Conv(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 7);
     require_gemm();
-    size_t len, na, nb, nout;
-    int32_t* gv = i32(env, a[1], &len, "geometry");
-    if (len < 15) throw ArgError{"geometry needs 15 values"};
-    const mf::ConvShape g{gv[0], gv[1], gv[2], gv[3], gv[4], gv[5], gv[6], gv[7], gv[8], gv[9], gv[10], gv[11], gv[12], gv[13], gv[14]};
+    size_t na, nb, nout;
+    const mf::ConvShape g = conv_shape(env, a[1]);
     const float* pa = f32(env, a[2], &na, "a");
     const float* pb = f32(env, a[3], &nb, "b");
     size_t nbias;
@@ -766,10 +772,8 @@ napi_value ConvFilterReluBias(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 6);
     require_gemm();
-    size_t len, nx, ndy, ny, ndw, ndb;
-    int32_t* gv = i32(env, a[0], &len, "geometry");
-    if (len < 15) throw ArgError{"geometry needs 15 values"};
-    const mf::ConvShape g{gv[0], gv[1], gv[2], gv[3], gv[4], gv[5], gv[6], gv[7], gv[8], gv[9], gv[10], gv[11], gv[12], gv[13], gv[14]};
+    size_t nx, ndy, ny, ndw, ndb;
+    const mf::ConvShape g = conv_shape(env, a[0]);
     const float* x = f32(env, a[1], &nx, "x");
     const float* dy = f32(env, a[2], &ndy, "dy");
     const float* y = f32(env, a[3], &ny, "y");
