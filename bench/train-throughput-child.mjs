@@ -6,7 +6,7 @@ import { ONNX_CPU_BACKEND, measureNativeConvGflops, onnxCpuStatus, registerOnnxC
 const CLINICAL = 16;
 
 /** The reference model, built here so the figure does not move when the library's defaults do. */
-function referenceModel(imageSize) {
+export function referenceModel(imageSize) {
   const image = tf.input({ shape: [imageSize, imageSize, 1], name: 'image' });
   let x = image;
   for (const filters of [16, 32, 64]) {
