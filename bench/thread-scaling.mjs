@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { ONNX_CPU_BACKEND, onnxCpuStatus, registerOnnxCpuBackend } from '../libs/native-kernels/dist/index.js';
-import { referenceModel } from './train-throughput-child.mjs';
+import { referenceModel, trainingStep } from './train-throughput-child.mjs';
 
 const { values } = parseArgs({ options: { pairs: { type: 'string', default: '8' }, steps: { type: 'string', default: '5' }, threads: { type: 'string', default: '2' } } });
 const [pairs, steps, many] = [Number(values.pairs), Number(values.steps), Number(values.threads)];
@@ -14,16 +14,7 @@ const batch = 32;
 
 registerOnnxCpuBackend({ threads: 1 });
 await tf.setBackend(ONNX_CPU_BACKEND);
-const model = referenceModel(64);
-const optimizer = tf.train.adam(1e-3);
-const image = tf.randomUniform([batch, 64, 64, 1], 0, 1, 'float32', 1);
-const clinical = tf.randomNormal([batch, 16], 0, 1, 'float32', 2);
-const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 2), 'int32'), 2);
-const step = () => {
-  const loss = tf.tidy(() => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, model.apply([image, clinical], { training: true })), true));
-  loss.dataSync();
-  loss.dispose();
-};
+const step = trainingStep(referenceModel(64), batch, 64);
 const windowMs = (threads) => {
   // Re-registering changes the addon's pool (and onnxruntime's threads) for the kernels in place.
   registerOnnxCpuBackend({ threads });

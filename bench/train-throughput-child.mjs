@@ -46,19 +46,18 @@ async function libraryModel(backbone, imageSize) {
   return buildFusionModel(tf, cfg, { numClinical: CLINICAL, seed: 1 });
 }
 
-export async function measure({ model: which, backend, threads, addon, steps, batch, imageSize, windows = 1 }) {
-  if (backend === ONNX_CPU_BACKEND) registerOnnxCpuBackend({ threads, addon });
-  await tf.setBackend(backend);
-  await tf.ready();
-  const model = which === 'reference' ? referenceModel(imageSize) : await libraryModel(which, imageSize);
-  const flopsPerSample = 3 * forwardFlops(model);
+/**
+ * One Adam step on `n` (default: all) of a fixed random batch, ending with the loss read back (so
+ * the step's work is done when it returns); throws if the loss is not finite.
+ */
+export function trainingStep(model, batch, imageSize) {
   const optimizer = tf.train.adam(1e-3);
   const xImage = tf.randomUniform([batch, imageSize, imageSize, 1], 0, 1, 'float32', 1);
   // The library's clinical input also carries a missing-value mask: its width comes from the model.
   const xClinical = tf.randomNormal([batch, model.inputs[1].shape[1]], 0, 1, 'float32', 2);
   const classes = model.outputs[0].shape[1];
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % classes), 'int32'), classes);
-  const step = (n = batch) => {
+  return (n = batch) => {
     const loss = tf.tidy(() => {
       const [img, cli, lab] = n === batch ? [xImage, xClinical, y] : [xImage.slice(0, n), xClinical.slice(0, n), y.slice(0, n)];
       return optimizer.minimize(() => tf.losses.softmaxCrossEntropy(lab, model.apply([img, cli], { training: true })), true);
@@ -67,6 +66,15 @@ export async function measure({ model: which, backend, threads, addon, steps, ba
     loss.dispose();
     if (!Number.isFinite(v)) throw new Error(`loss became ${v}`);
   };
+}
+
+export async function measure({ model: which, backend, threads, addon, steps, batch, imageSize, windows = 1 }) {
+  if (backend === ONNX_CPU_BACKEND) registerOnnxCpuBackend({ threads, addon });
+  await tf.setBackend(backend);
+  await tf.ready();
+  const model = which === 'reference' ? referenceModel(imageSize) : await libraryModel(which, imageSize);
+  const flopsPerSample = 3 * forwardFlops(model);
+  const step = trainingStep(model, batch, imageSize);
   // Warm-up (one-time costs: the optimizer's slots, onnx-cpu's native sessions). Pure JS warms up
   // on one sample, as its steps on the larger backbones take minutes; its per-sample cost does not
   // depend on the batch.

@@ -364,6 +364,32 @@ void parallel_chunks(size_t n, size_t period, F fn) {
   });
 }
 
+// Column sums of a [rows, cols] pass (a bias gradient: Sum over all but the last axis, and
+// ReluGradBias): fixed row pieces (4 per thread when the pass is large), each summed in double by
+// add_rows(r0, r1, acc) into a private accumulator, then added piece by piece. The same pieces for
+// the same thread count and size, so the same values run to run and between the two kernels.
+template <typename F>
+void column_sums_in_pieces(int64_t rows, int64_t cols, float* y, F add_rows) {
+  mf::ThreadPool& pool = mf::ThreadPool::instance();
+  const bool large = static_cast<size_t>(rows * cols) >= PARALLEL_MIN_ELEMENTS;
+  const int64_t pieces = pool.threads() > 1 && large ? std::min<int64_t>(rows, 4 * pool.threads()) : 1;
+  std::vector<double> part(static_cast<size_t>(pieces * cols), 0.0);
+  auto piece = [&](int64_t p, int) {
+    // Private: pieces on different threads writing neighbouring parts of one array shared cache
+    // lines on every row (2x slower than one thread).
+    std::vector<double> acc(static_cast<size_t>(cols), 0.0);
+    add_rows(rows * p / pieces, rows * (p + 1) / pieces, acc.data());
+    std::copy(acc.begin(), acc.end(), part.begin() + p * cols);
+  };
+  if (pieces == 1) piece(0, 0);
+  else pool.parallel_for(pieces, piece);
+  for (int64_t i = 0; i < cols; ++i) {
+    double sum = 0;
+    for (int64_t p = 0; p < pieces; ++p) sum += part[p * cols + i];
+    y[i] = static_cast<float>(sum);
+  }
+}
+
 void unary_parallel(int op, const float* x, float* y, size_t n, double alpha) {
   if (op < 0 || op > LEAKY_RELU) throw ArgError{"unknown unary op " + std::to_string(op)};
   parallel_chunks(n, 1, [&](size_t b, size_t e) { unary(op, x + b, y + b, e - b, alpha); });
@@ -652,22 +678,9 @@ napi_value Sum(napi_env env, napi_callback_info info) {
     float* y = f32(env, a[4], &ny, "y");
     if (static_cast<int64_t>(nx) != outer * reduced * inner || static_cast<int64_t>(ny) != outer * inner) throw ArgError{"bad sum shape"};
     mf::ThreadPool& pool = mf::ThreadPool::instance();
-    if (outer == 1 && pool.threads() > 1 && nx >= PARALLEL_MIN_ELEMENTS) {
-      // One long reduction (a bias gradient): split the reduced axis, one double partial per piece.
-      const int64_t pieces = std::min<int64_t>(reduced, 4 * pool.threads());
-      std::vector<double> part(static_cast<size_t>(pieces * inner), 0.0);
-      pool.parallel_for(pieces, [&](int64_t p, int) {
-        // A private accumulator: pieces on different threads writing neighbouring parts of one
-        // array shared cache lines on every row (2x slower than one thread).
-        std::vector<double> acc(static_cast<size_t>(inner), 0.0);
-        sum_rows(x, 0, reduced, inner, reduced * p / pieces, reduced * (p + 1) / pieces, acc.data());
-        std::copy(acc.begin(), acc.end(), part.begin() + p * inner);
-      });
-      for (int64_t i = 0; i < inner; ++i) {
-        double s = 0;
-        for (int64_t p = 0; p < pieces; ++p) s += part[p * inner + i];
-        y[i] = static_cast<float>(s);
-      }
+    if (outer == 1) {
+      // One long reduction (a bias gradient): split the reduced axis.
+      column_sums_in_pieces(reduced, inner, y, [&](int64_t r0, int64_t r1, double* acc) { sum_rows(x, 0, reduced, inner, r0, r1, acc); });
       return;
     }
     const int64_t tasks = nx >= PARALLEL_MIN_ELEMENTS ? outer : 1;
@@ -683,7 +696,7 @@ napi_value Sum(napi_env env, napi_callback_info info) {
 }
 
 // reluGradBias(dy, y, channels, dz, db): dz = dy * step(y) and db[c] = the sum of dz over all
-// rows of `channels`, split into pieces exactly as Sum splits a bias gradient (same values).
+// rows of `channels`, in the pieces Sum splits a bias gradient into (same values).
 napi_value ReluGradBias(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 5);
@@ -696,21 +709,7 @@ napi_value ReluGradBias(napi_env env, napi_callback_info info) {
     if (channels < 1 || ndy == 0 || ndy % channels != 0 || ny != ndy || ndz != ndy || ndb != static_cast<size_t>(channels))
       throw ArgError{"reluGradBias: dy, y and dz must have equal lengths, a multiple of channels = db's length"};
     const int64_t rows = static_cast<int64_t>(ndy) / channels;
-    mf::ThreadPool& pool = mf::ThreadPool::instance();
-    const int64_t pieces = pool.threads() > 1 && ndy >= PARALLEL_MIN_ELEMENTS ? std::min<int64_t>(rows, 4 * pool.threads()) : 1;
-    std::vector<double> part(static_cast<size_t>(pieces * channels), 0.0);
-    auto piece = [&](int64_t p, int) {
-      std::vector<double> acc(static_cast<size_t>(channels), 0.0);  // private: see Sum
-      relu_grad_sum_rows(dy, y, channels, rows * p / pieces, rows * (p + 1) / pieces, dz, acc.data());
-      std::copy(acc.begin(), acc.end(), part.begin() + p * channels);
-    };
-    if (pieces == 1) piece(0, 0);
-    else pool.parallel_for(pieces, piece);
-    for (int64_t i = 0; i < channels; ++i) {
-      double sum = 0;
-      for (int64_t p = 0; p < pieces; ++p) sum += part[p * channels + i];
-      db[i] = static_cast<float>(sum);
-    }
+    column_sums_in_pieces(rows, channels, db, [&](int64_t r0, int64_t r1, double* acc) { relu_grad_sum_rows(dy, y, channels, r0, r1, dz, acc); });
   });
 }
 

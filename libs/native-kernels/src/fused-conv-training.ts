@@ -65,26 +65,24 @@ export function installFusedConvTraining(backendName: string): void {
   fused.conv2d = Object.assign(patched, { medfusionTraining: true });
 }
 
+/** A kernel of `backendName`, looked up when called (kernels registered later are found). */
+function backendKernel(name: string, backendName: string): KernelFunc {
+  const kernel = tf.getKernel(name, backendName);
+  if (!kernel) throw new Error(`${backendName} has no ${name} kernel`);
+  return kernel.kernelFunc;
+}
+
 /** The forward kernel: onnx-cpu's own FusedConv2D. */
 export function fusedConvTrainingKernel(backendName: string): KernelFunc {
-  return (args) => {
-    const kernel = tf.getKernel('FusedConv2D', backendName);
-    if (!kernel) throw new Error(`${backendName} has no FusedConv2D kernel`);
-    return kernel.kernelFunc(args);
-  };
+  return (args) => backendKernel('FusedConv2D', backendName)(args);
 }
 
 /** ConvFilterReluBias where the addon does not take it: ReluGradBias, then the filter gradient of dz. */
 export function convFilterReluBiasComposed(backendName: string): KernelFunc {
   return ({ inputs, attrs, backend }) => {
     const { x, dy, y } = inputs as { x: TensorInfo; dy: TensorInfo; y: TensorInfo };
-    const kernel = (name: string) => {
-      const k = tf.getKernel(name, backendName);
-      if (!k) throw new Error(`${backendName} has no ${name} kernel`);
-      return k.kernelFunc;
-    };
-    const [dz, db] = kernel(RELU_GRAD_BIAS_KERNEL)({ inputs: { dy, y }, attrs: {}, backend }) as TensorInfo[];
-    const dw = kernel('Conv2DBackpropFilter')({ inputs: { x, dy: dz! }, attrs, backend }) as TensorInfo;
+    const [dz, db] = backendKernel(RELU_GRAD_BIAS_KERNEL, backendName)({ inputs: { dy, y }, attrs: {}, backend }) as TensorInfo[];
+    const dw = backendKernel('Conv2DBackpropFilter', backendName)({ inputs: { x, dy: dz! }, attrs, backend }) as TensorInfo;
     (backend as unknown as { disposeIntermediateTensorInfo(t: TensorInfo): void }).disposeIntermediateTensorInfo(dz!);
     return [dw, db!];
   };

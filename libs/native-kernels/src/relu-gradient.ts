@@ -25,6 +25,9 @@ export function installReluGradient(backendName: string): void {
   } as tf.GradConfig);
 }
 
+/** step(x) as TF.js's relu gradient uses it: 1 above zero, 0 otherwise, NaN for NaN. */
+const reluStep = (v: number): number => (v !== v ? v : v > 0 ? 1 : 0);
+
 /** ReluGrad in JS, for calls the addon does not take (no addon, tiny tensors). */
 export const reluGradJs: KernelFunc = ({ inputs, backend }) => {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
@@ -32,10 +35,7 @@ export const reluGradJs: KernelFunc = ({ inputs, backend }) => {
   const dy = storage.data.get(a.dataId).values as Float32Array;
   const x = storage.data.get(b.dataId).values as Float32Array;
   const out = new Float32Array(dy.length);
-  for (let i = 0; i < out.length; i++) {
-    const v = x[i]!;
-    out[i] = dy[i]! * (v !== v ? v : v > 0 ? 1 : 0);
-  }
+  for (let i = 0; i < out.length; i++) out[i] = dy[i]! * reluStep(x[i]!);
   return storage.makeTensorInfo([...a.shape], 'float32', out);
 };
 
@@ -49,8 +49,7 @@ export const reluGradBiasJs: KernelFunc = ({ inputs, backend }) => {
   const dz = new Float32Array(g.length);
   const sums = new Float64Array(channels);
   for (let i = 0; i < dz.length; i++) {
-    const v = yv[i]!;
-    dz[i] = g[i]! * (v !== v ? v : v > 0 ? 1 : 0);
+    dz[i] = g[i]! * reluStep(yv[i]!);
     sums[i % channels] += dz[i]!;
   }
   return [storage.makeTensorInfo([...dy.shape], 'float32', dz), storage.makeTensorInfo([channels], 'float32', Float32Array.from(sums))];
