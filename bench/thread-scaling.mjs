@@ -8,8 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ONNX_CPU_BACKEND, onnxCpuStatus, registerOnnxCpuBackend } from '../libs/native-kernels/dist/index.js';
 import { referenceModel, trainingStep } from './train-throughput-child.mjs';
 
-const { values } = parseArgs({ options: { pairs: { type: 'string', default: '8' }, steps: { type: 'string', default: '5' }, threads: { type: 'string', default: '2' } } });
-const [pairs, steps, many] = [Number(values.pairs), Number(values.steps), Number(values.threads)];
+const { values } = parseArgs({ options: { pairs: { type: 'string', default: '8' }, steps: { type: 'string', default: '5' }, threads: { type: 'string', default: '2' }, warmup: { type: 'string', default: '0' } } });
+const [pairs, steps, many, warmup] = [Number(values.pairs), Number(values.steps), Number(values.threads), Number(values.warmup)];
 const batch = 32;
 
 registerOnnxCpuBackend({ threads: 1 });
@@ -23,6 +23,7 @@ const windowMs = (threads) => {
   for (let i = 0; i < steps; i++) step();
   return (performance.now() - t0) / steps;
 };
+for (let i = 0; i < warmup; i++) step();
 windowMs(1);
 const one = [], two = [];
 for (let p = 0; p < pairs; p++) {

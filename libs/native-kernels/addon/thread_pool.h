@@ -45,15 +45,24 @@ class ThreadPool {
     job_ = &fn;
     tasks_ = tasks;
     next_.store(0, std::memory_order_relaxed);
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    uint64_t gen;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      gen = generation_.load(std::memory_order_relaxed) + 1;
+      // Open the generation for workers to join before they can see it.
+      joined_.store(gen << JOIN_BITS, std::memory_order_release);
+      generation_.store(gen, std::memory_order_release);
     }
     wake_.notify_all();
     drain(0);
-    // The workers finish the tasks they took; fn and the tasks' outputs are ours again after this.
-    while (pending_.load(std::memory_order_acquire) != 0) spin_pause();
+    // Wait only for the workers that joined (they finish the tasks they took), then close the
+    // generation so that a worker the OS has not run yet cannot join late: a descheduled worker
+    // costs its share of the work, not its time slice.
+    for (uint64_t open = gen << JOIN_BITS;;) {
+      uint64_t expected = open;
+      if (joined_.compare_exchange_weak(expected, open | CLOSED, std::memory_order_acq_rel)) break;
+      spin_pause();
+    }
     job_ = nullptr;
   }
 
@@ -61,6 +70,8 @@ class ThreadPool {
 
  private:
   static constexpr int64_t SPIN_NS = 2'000'000;  // 2 ms: longer than the gaps between a step's kernels
+  static constexpr int JOIN_BITS = 16;
+  static constexpr uint64_t CLOSED = (uint64_t{1} << JOIN_BITS) - 1;
 
   ThreadPool() = default;
 
@@ -98,8 +109,19 @@ class ThreadPool {
       }
       if (stopping_.load()) return;
       seen = gen;
+      if (!join(gen)) continue;
       drain(worker);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      joined_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  // Enters generation `gen` unless its parallel_for already closed it (or a newer one opened).
+  bool join(uint64_t gen) {
+    uint64_t v = joined_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((v >> JOIN_BITS) != gen || (v & CLOSED) == CLOSED) return false;
+      if (joined_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) return true;
+      spin_pause();
     }
   }
 
@@ -126,7 +148,9 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> next_{0};
-  std::atomic<int> pending_{0};
+  // The open generation (high bits) and how many workers are inside it (low JOIN_BITS bits, all
+  // ones once its parallel_for has closed it).
+  std::atomic<uint64_t> joined_{CLOSED};
   int64_t tasks_ = 0;
   const std::function<void(int64_t, int)>* job_ = nullptr;
 };
