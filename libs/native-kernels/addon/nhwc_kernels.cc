@@ -331,7 +331,7 @@ MF_CLONES void binary(int op, const float* a, size_t na, const float* b, size_t 
 // Memory-bound work (elementwise, pooling, sums) under this many elements stays on the calling
 // thread: on two cores a split pass measured slower than one thread below ~1M elements (worker
 // wake-up, and the next kernel reading data from the other core's cache).
-constexpr size_t PARALLEL_MIN_ELEMENTS = 1 << 20;
+constexpr size_t PARALLEL_MIN_ELEMENTS = 1 << 18;
 // Elements per task of a split pass.
 constexpr size_t PARALLEL_TASK_ELEMENTS = 1 << 16;
 
@@ -850,23 +850,55 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   });
 }
 
+// One output row of a broadcast: each operand's innermost stride is 0 (broadcast), 1 (its own
+// row) or other; the common cases are their own loops so they vectorize (one strided loop for all
+// ran at ~1 element/ns, slower than the memory).
+template <int Op>
+inline __attribute__((always_inline)) void broadcast_row(const float* a, int64_t ia, const float* b, int64_t ib, float* y, int64_t n) {
+  if (ia == 1 && ib == 1) {
+    for (int64_t i = 0; i < n; ++i) y[i] = bin(Op, a[i], b[i]);
+  } else if (ia == 1 && ib == 0) {
+    const float bs = b[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = bin(Op, a[i], bs);
+  } else if (ia == 0 && ib == 1) {
+    const float as = a[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = bin(Op, as, b[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = bin(Op, a[i * ia], b[i * ib]);
+  }
+}
+
+template <int Op>
+inline __attribute__((always_inline)) void binary_broadcast_t(const float* a, const float* b, float* y, int rank, const int64_t* shape,
+                                                              const int64_t* sa, const int64_t* sb) {
+  int64_t outer = 1;
+  for (int d = 0; d < rank - 1; ++d) outer *= shape[d];
+  const int64_t inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
+  parallel_rows(outer, static_cast<size_t>(inner), [&](int64_t o) {
+    int64_t oa = 0, ob = 0;
+    for (int64_t d = rank - 2, rest = o; d >= 0; --d) {
+      const int64_t i = rest % shape[d];
+      rest /= shape[d];
+      oa += i * sa[d], ob += i * sb[d];
+    }
+    broadcast_row<Op>(a + oa, ia, b + ob, ib, y + o * inner, inner);
+  });
+}
+
 // binaryBroadcast(op, a, b, y, spec): y = a op b with NumPy broadcasting; spec (Int32Array) is
 // [rank, shape[rank], aStrides[rank], bStrides[rank]] with stride 0 along broadcast axes.
 MF_CLONES void binary_broadcast(int op, const float* a, const float* b, float* y, int rank, const int64_t* shape, const int64_t* sa,
                                 const int64_t* sb) {
-  int64_t idx[8] = {0};
-  int64_t outer = 1;
-  for (int d = 0; d < rank - 1; ++d) outer *= shape[d];
-  const int64_t inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
-  for (int64_t o = 0; o < outer; ++o) {
-    int64_t oa = 0, ob = 0;
-    for (int d = 0; d < rank - 1; ++d) oa += idx[d] * sa[d], ob += idx[d] * sb[d];
-    float* yr = y + o * inner;
-    for (int64_t i = 0; i < inner; ++i) yr[i] = bin(op, a[oa + i * ia], b[ob + i * ib]);
-    for (int d = rank - 2; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
+  switch (op) {
+    case ADD: return binary_broadcast_t<ADD>(a, b, y, rank, shape, sa, sb);
+    case SUB: return binary_broadcast_t<SUB>(a, b, y, rank, shape, sa, sb);
+    case MUL: return binary_broadcast_t<MUL>(a, b, y, rank, shape, sa, sb);
+    case DIV: return binary_broadcast_t<DIV>(a, b, y, rank, shape, sa, sb);
+    case MAX: return binary_broadcast_t<MAX>(a, b, y, rank, shape, sa, sb);
+    case MIN: return binary_broadcast_t<MIN>(a, b, y, rank, shape, sa, sb);
+    case SQUARED_DIFF: return binary_broadcast_t<SQUARED_DIFF>(a, b, y, rank, shape, sa, sb);
+    case RELU_GRAD: return binary_broadcast_t<RELU_GRAD>(a, b, y, rank, shape, sa, sb);
+    default: throw ArgError{"unknown binary op " + std::to_string(op)};
   }
 }
 
