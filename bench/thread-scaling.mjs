@@ -2,13 +2,14 @@
 // On a shared VM the machine's speed drifts by the minute (bench/train-throughput.mjs measures 1
 // and 2 threads minutes apart, so its ratio moves by +-0.3); pairs of adjacent windows cancel most
 // of that drift. Prints per-window ms/step, the best of each, and the median of the paired ratios.
-// Usage: npm run build && node bench/thread-scaling.mjs [--pairs 8] [--steps 5] [--threads 2]
+// Usage: npm run build && node bench/thread-scaling.mjs [--pairs 8] [--steps 5] [--threads 2] [--warmup 300]
+// --warmup: steps before the pairs, so V8's JIT (whose compiler threads share the cores) has settled.
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { ONNX_CPU_BACKEND, onnxCpuStatus, registerOnnxCpuBackend } from '../libs/native-kernels/dist/index.js';
 import { referenceModel, trainingStep } from './train-throughput-child.mjs';
 
-const { values } = parseArgs({ options: { pairs: { type: 'string', default: '8' }, steps: { type: 'string', default: '5' }, threads: { type: 'string', default: '2' }, warmup: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { pairs: { type: 'string', default: '8' }, steps: { type: 'string', default: '5' }, threads: { type: 'string', default: '2' }, warmup: { type: 'string', default: '300' } } });
 const [pairs, steps, many, warmup] = [Number(values.pairs), Number(values.steps), Number(values.threads), Number(values.warmup)];
 const batch = 32;
 

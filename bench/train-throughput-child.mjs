@@ -68,17 +68,26 @@ export function trainingStep(model, batch, imageSize) {
   };
 }
 
-export async function measure({ model: which, backend, threads, addon, steps, batch, imageSize, windows = 1 }) {
+export async function measure({ model: which, backend, threads, addon, steps, batch, imageSize, windows = 1, warmupSteps = 1, warmupSeconds = 0 }) {
   if (backend === ONNX_CPU_BACKEND) registerOnnxCpuBackend({ threads, addon });
   await tf.setBackend(backend);
   await tf.ready();
   const model = which === 'reference' ? referenceModel(imageSize) : await libraryModel(which, imageSize);
   const flopsPerSample = 3 * forwardFlops(model);
   const step = trainingStep(model, batch, imageSize);
-  // Warm-up (one-time costs: the optimizer's slots, onnx-cpu's native sessions). Pure JS warms up
-  // on one sample, as its steps on the larger backbones take minutes; its per-sample cost does not
+  // Warm-up: one-time costs (the optimizer's slots, onnx-cpu's native sessions) and V8's JIT.
+  // TF.js's JS is compiled over the first few hundred steps by V8's compiler threads; on 2 cores
+  // those threads take time from the second compute thread and not from a lone one, which
+  // understates 2 threads against 1 (measured: ~22 ms/step at 2 threads over the first 5 s, ~17
+  // ms after). A job runs thousands of steps, so steady state is the figure: up to warmupSteps
+  // steps or warmupSeconds, whichever ends first, after a first step. Pure JS warms up on one
+  // sample, as its steps on the larger backbones take minutes; its per-sample cost does not
   // depend on the batch.
   step(backend === 'cpu' ? 1 : batch);
+  if (backend !== 'cpu') {
+    const t0 = performance.now();
+    for (let i = 1; i < warmupSteps && performance.now() - t0 < warmupSeconds * 1000; i++) step();
+  }
   // The machine is shared: `windows` runs of `steps` steps, the best one reported (the closest to
   // what the code does on a quiet machine, as the yardstick's best-of), with the median beside it.
   const rates = [];

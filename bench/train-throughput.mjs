@@ -3,7 +3,7 @@
 // backend available here, with the fast CPU path's efficiency against native convolution
 // throughput measured in the same run on the same threads.
 // Usage: npm run build && node bench/train-throughput.mjs [--steps 20] [--windows 3] [--js-steps 1]
-//        [--threads 1,2] [--only reference|backbones] [--backbones resnet18,vit_tiny] [--image-size 32]
+//        [--warmup-steps 300] [--warmup-seconds 10] [--threads 1,2] [--only reference|backbones] [--backbones resnet18,vit_tiny] [--image-size 32]
 //        [--batch 8] [--js-batch 2] [--js-timeout 240] [--no-addon]
 // onnx-cpu figures are the best of --windows runs of --steps steps (median in brackets); the native
 // convolution yardstick is the best of 30 runs: both the closest to a quiet machine.
@@ -21,6 +21,10 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20' },
     windows: { type: 'string', default: '3' },
     'js-steps': { type: 'string', default: '1' },
+    // onnx-cpu warms up for this many steps or seconds, whichever ends first (V8's JIT: see
+    // train-throughput-child.mjs); 1 step gives the early, JIT-bound figure.
+    'warmup-steps': { type: 'string', default: '300' },
+    'warmup-seconds': { type: 'string', default: '10' },
     'js-batch': { type: 'string', default: '2' },
     'js-timeout': { type: 'string', default: '240' },
     'no-addon': { type: 'boolean', default: false },
@@ -44,6 +48,7 @@ if (values.child) {
 const steps = Number(values.steps);
 const windows = Number(values.windows);
 const jsSteps = Number(values['js-steps']);
+const warmup = { warmupSteps: Number(values['warmup-steps']), warmupSeconds: Number(values['warmup-seconds']) };
 const threadList = values.threads.split(',').map(Number);
 const batch = Number(values.batch);
 const jsBatch = Number(values['js-batch']);
@@ -78,7 +83,7 @@ if (values.only !== 'backbones') {
   const reference = {};
   for (const backend of ['cpu', 'onnx-cpu']) {
     for (const threads of backend === 'cpu' ? [1] : threadList) {
-      const r = run({ model: 'reference', backend, threads, addon, steps: backend === 'cpu' ? jsSteps : steps, windows: backend === 'cpu' ? 1 : windows, batch: 32, imageSize: 64 });
+      const r = run({ model: 'reference', backend, threads, addon, steps: backend === 'cpu' ? jsSteps : steps, windows: backend === 'cpu' ? 1 : windows, batch: 32, imageSize: 64, ...warmup });
       reference[`${backend}/${threads}`] = r;
       const achieved = (r.samplesPerSecond * r.flopsPerSample) / 1e9;
       console.log(
@@ -106,7 +111,7 @@ if (values.only !== 'reference') {
   console.log(`## Image backbones (fusion model: backbone + concatenate fusion, ${imageSize}x${imageSize}x1, 16 clinical features, 1 thread; batch ${batch}, pure JS batch ${jsBatch})`);
   console.log('backbone          pure JS samples/s  onnx-cpu samples/s  speedup');
   for (const backbone of chosen) {
-    const fast = run({ model: backbone, backend: 'onnx-cpu', threads: 1, addon, steps, windows, batch, imageSize });
+    const fast = run({ model: backbone, backend: 'onnx-cpu', threads: 1, addon, steps, windows, batch, imageSize, ...warmup });
     const js = run({ model: backbone, backend: 'cpu', threads: 1, steps: jsSteps, batch: jsBatch, imageSize }, Number(values['js-timeout']));
     const bound = js.timedOut ? '<' : ' ';
     console.log(
@@ -114,5 +119,5 @@ if (values.only !== 'reference') {
     );
   }
   console.log(`pure JS: ${jsSteps} timed step(s) of ${jsBatch} after a one-sample warm-up step; '<' = not finished within ${values['js-timeout']} s, so its speed is below (1 + ${jsSteps} x ${jsBatch}) / ${values['js-timeout']} samples/s and the speedup above the figure shown;`);
-  console.log(`onnx-cpu: best of ${windows} x ${steps} timed steps of ${batch} after one warm-up step (which builds the native sessions). Pure JS per-sample cost barely depends on the batch size.`);
+  console.log(`onnx-cpu: best of ${windows} x ${steps} timed steps of ${batch} after a warm-up of ${warmup.warmupSteps} steps or ${warmup.warmupSeconds} s, whichever ended first (native sessions, V8's JIT). Pure JS per-sample cost barely depends on the batch size.`);
 }
