@@ -18,7 +18,7 @@ import { probeOnnxRuntime } from './ort/ort-sync-session.js';
 import { ADAM_KERNEL, adamKernel, installFusedAdam } from './fused-adam.js';
 import { convFilterReluBiasComposed, FUSED_CONV_TRAINING_KERNEL, fusedConvTrainingKernel, installFusedConvTraining } from './fused-conv-training.js';
 import { installReluGradient, reluGradBiasJs, reluGradJs } from './relu-gradient.js';
-import { installTileGradient } from './tile-gradient.js';
+import { installMeanGradient, installTileGradient } from './tile-mean-gradients.js';
 
 /** The TF.js backend name of the fast CPU path, as recorded in a job's `backend`. */
 export const ONNX_CPU_BACKEND = 'onnx-cpu';
@@ -125,6 +125,7 @@ export function registerOnnxCpuBackend(options: OnnxCpuOptions): NativeRunner {
   tf.registerKernel({ kernelName: FUSED_CONV_TRAINING_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: fusedConvTrainingKernel(ONNX_CPU_BACKEND) });
   tf.registerKernel({ kernelName: ADAM_KERNEL, backendName: ONNX_CPU_BACKEND, kernelFunc: adamKernel(() => holder.addon, runner.pool, (name) => holder.runner.note(name)) });
   installTileGradient(ONNX_CPU_BACKEND);
+  installMeanGradient(ONNX_CPU_BACKEND);
   installReluGradient(ONNX_CPU_BACKEND);
   installFusedAdam(ONNX_CPU_BACKEND);
   installFusedConvTraining(ONNX_CPU_BACKEND);

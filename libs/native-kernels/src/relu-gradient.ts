@@ -1,28 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
-import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
+import type { KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs';
+import { overrideGradient } from './gradient-override.js';
 import { RELU_GRAD_KERNEL } from './kernels/addon-kernels.js';
 import type { CpuBackendStorage } from './kernels/kernel-context.js';
 
 /**
  * TF.js's Relu gradient is mul(dy, cast(step(x))): two full passes over every activation and a
  * temporary as large. On onnx-cpu it is one kernel, `ReluGrad` (a: dy, b: x), with the same
- * values: dy * step(x), where step(NaN) is NaN. Gradients are registered globally in TF.js, so
- * other backends (and non-float32 tensors) keep the original function.
+ * values: dy * step(x), where step(NaN) is NaN. Other backends and non-float32 tensors keep the
+ * original function.
  */
 export function installReluGradient(backendName: string): void {
-  const original = tf.getGradient('Relu');
-  if (!original || (original as { medfusionFast?: boolean }).medfusionFast) return;
-  tf.registerGradient({
-    kernelName: 'Relu',
-    inputsToSave: ['x'],
-    medfusionFast: true,
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
-      const [x] = saved as [Tensor];
-      const g = dy as Tensor;
-      if (tf.getBackend() !== backendName || x.dtype !== 'float32' || g.dtype !== 'float32') return original.gradFunc(dy, saved, attrs);
-      return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { a: g, b: x }) as Tensor };
-    },
-  } as tf.GradConfig);
+  overrideGradient('Relu', backendName, (dy, [x]) =>
+    x!.dtype === 'float32' && dy.dtype === 'float32' ? { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { a: dy, b: x! }) as Tensor } : undefined,
+  );
 }
 
 /** step(x) as TF.js's relu gradient uses it: 1 above zero, 0 otherwise, NaN for NaN. */
