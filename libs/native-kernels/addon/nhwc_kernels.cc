@@ -534,8 +534,11 @@ struct AdamScalars {
   float b1, omb1, b2, omb2, eps, neglr, omab1, omab2;
 };
 
-MF_CLONES void adam_range(const AdamScalars& k, const float* value, const float* m, const float* v, const float* g, size_t b, size_t e,
-                          float* out_value, float* out_m, float* out_v) {
+// The outputs are new arrays, never the inputs: __restrict lets the loop vectorize (gcc does not
+// version a loop over 7 arrays for aliasing), with the same float operations in the same order.
+MF_CLONES void adam_range(const AdamScalars& k, const float* __restrict value, const float* __restrict m, const float* __restrict v,
+                          const float* __restrict g, size_t b, size_t e, float* __restrict out_value, float* __restrict out_m,
+                          float* __restrict out_v) {
   for (size_t i = b; i < e; ++i) {
     const float gi = g[i];
     const float new_m = m[i] * k.b1 + gi * k.omb1;
