@@ -51,6 +51,7 @@ T* typed(napi_env env, napi_value v, napi_typedarray_type want, size_t* length, 
 
 float* f32(napi_env env, napi_value v, size_t* len, const char* name) { return typed<float>(env, v, napi_float32_array, len, name); }
 int32_t* i32(napi_env env, napi_value v, size_t* len, const char* name) { return typed<int32_t>(env, v, napi_int32_array, len, name); }
+uint32_t* u32(napi_env env, napi_value v, size_t* len, const char* name) { return typed<uint32_t>(env, v, napi_uint32_array, len, name); }
 
 double num(napi_env env, napi_value v) {
   double d = 0;
@@ -237,7 +238,8 @@ MF_CLONES void max_pool_grad_tiles(const Geo& g, const float* __restrict x, cons
             uint32_t* __restrict dxr = dxb + at;
             // Bit masks instead of conditionals, so gcc vectorizes the loop.
             for (int d = 0; d < c; ++d) {
-              const uint32_t hit = static_cast<uint32_t>(xr[d] == yr[d]) & (found[d] ^ 1u);
+              // yr[d] == -inf: no tap (all NaN or -inf), as in TF.js.
+              const uint32_t hit = static_cast<uint32_t>(xr[d] == yr[d] && yr[d] > -std::numeric_limits<float>::infinity()) & (found[d] ^ 1u);
               found[d] |= hit;
               dxr[d] = dyr[d] & (0u - hit);
             }
@@ -431,7 +433,8 @@ MF_CLONES void max_pool_grad_2x2_row(const Geo& g, const float* __restrict x, co
     // Bit masks instead of conditionals (branches defeat the vectorizer): the first position
     // equal to the window's maximum takes dy's bits, the others get +0.
     for (int d = 0; d < c; ++d) {
-      const float m = yr[d];
+      // A window whose maximum is -inf (all NaN or -inf) has no tap, as in TF.js.
+      const float m = yr[d] > -std::numeric_limits<float>::infinity() ? yr[d] : std::numeric_limits<float>::quiet_NaN();
       const uint32_t e0 = static_cast<uint32_t>(x0[d] == m), e1 = static_cast<uint32_t>(x1[d] == m);
       const uint32_t e2 = static_cast<uint32_t>(x2[d] == m), e3 = static_cast<uint32_t>(x3[d] == m);
       const uint32_t h1 = e1 & (e0 ^ 1u);
@@ -492,14 +495,80 @@ MF_CLONES void max_pool_forward_row(const Geo& g, const float* __restrict x, flo
   }
 }
 
+// 2x2 windows, stride 2, tiling the input exactly: the case whose gradient can come from the
+// window codes max_pool_2x2_codes_row records.
+bool pool_2x2_tiles(const Geo& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 && g.pl == 0 && 2 * g.oh == g.h && 2 * g.ow == g.w;
+}
+
+// max_pool_2x2_row, also recording per output element which tap gets the gradient (0-3, 4 for
+// none): the same tap max_pool_grad_2x2_row finds from x and y, so the gradients are the same.
+MF_CLONES void max_pool_2x2_codes_row(const Geo& g, const float* __restrict x, float* __restrict out, uint32_t* __restrict codes, int64_t row) {
+  const int c = g.c;
+  const int64_t n = row / g.oh;
+  const int oh = static_cast<int>(row % g.oh);
+  const int64_t in_row = static_cast<int64_t>(g.w) * c;
+  const float* __restrict xr = x + (n * g.h + 2 * oh) * in_row;
+  const int64_t at = (n * g.oh + oh) * static_cast<int64_t>(g.ow) * c;
+  for (int ow = 0; ow < g.ow; ++ow) {
+    const float* __restrict x0 = xr + static_cast<int64_t>(2 * ow) * c;
+    const float* __restrict x1 = x0 + c;
+    const float* __restrict x2 = x0 + in_row;
+    const float* __restrict x3 = x2 + c;
+    float* __restrict od = out + at + static_cast<int64_t>(ow) * c;
+    uint32_t* __restrict cd = codes + at + static_cast<int64_t>(ow) * c;
+    for (int d = 0; d < c; ++d) {
+      // Strictly greater from -inf, tracking the tap (TF.js's maxPoolPositions): the first
+      // maximum; 4 (none) if no tap beats -inf (all NaN or -inf). Words, not bytes: a byte loop
+      // vectorizes 64 wide and never ran vectorized over 16 channels (10x slower).
+      float m = -std::numeric_limits<float>::infinity();
+      uint32_t k = 4;
+      const bool g0 = x0[d] > m;
+      m = g0 ? x0[d] : m, k = g0 ? 0u : k;
+      const bool g1 = x1[d] > m;
+      m = g1 ? x1[d] : m, k = g1 ? 1u : k;
+      const bool g2 = x2[d] > m;
+      m = g2 ? x2[d] : m, k = g2 ? 2u : k;
+      const bool g3 = x3[d] > m;
+      m = g3 ? x3[d] : m, k = g3 ? 3u : k;
+      od[d] = m;
+      cd[d] = k;
+    }
+  }
+}
+
 // Max pooling, forward only: each output pixel's C maxima kept in the output row itself.
 // Strictly greater from -inf: NaN never wins and an all-NaN window gives -inf, as in TF.js.
-void max_pool_forward(const Geo& g, const float* __restrict x, float* __restrict out) {
+// `codes` (or null): see max_pool_2x2_codes_row; only for pool_2x2_tiles geometry.
+void max_pool_forward(const Geo& g, const float* __restrict x, float* __restrict out, uint32_t* codes) {
   const bool two = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 && g.pl == 0 && 2 * g.oh <= g.h && 2 * g.ow <= g.w;
   parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(g.w) * g.kh * g.c, [&](int64_t row) {
-    if (two) max_pool_2x2_row(g, x, out, row);
+    if (codes) max_pool_2x2_codes_row(g, x, out, codes, row);
+    else if (two) max_pool_2x2_row(g, x, out, row);
     else max_pool_forward_row(g, x, out, row);
   });
+}
+
+// The 2x2 / stride 2 gradient from the forward's codes, for one row of windows: reads dy and the
+// codes only (not x and y, 4x and 1x dy's size), and writes dx's two rows once, dy's bits or +0.
+MF_CLONES void max_pool_grad_2x2_codes_row(const Geo& g, const uint32_t* __restrict codes, const float* __restrict dy, float* __restrict dx) {
+  const int c = g.c;
+  const int64_t row = static_cast<int64_t>(g.w) * c;
+  for (int ow = 0; ow < g.ow; ++ow) {
+    const uint32_t* __restrict cr = codes + static_cast<int64_t>(ow) * c;
+    const uint32_t* __restrict gr = reinterpret_cast<const uint32_t*>(dy) + static_cast<int64_t>(ow) * c;
+    uint32_t* __restrict b0 = reinterpret_cast<uint32_t*>(dx) + static_cast<int64_t>(2 * ow) * c;
+    uint32_t* __restrict b1 = b0 + c;
+    uint32_t* __restrict b2 = b0 + row;
+    uint32_t* __restrict b3 = b2 + c;
+    for (int d = 0; d < c; ++d) {
+      const uint32_t k = cr[d], gv = gr[d];
+      b0[d] = gv & (0u - static_cast<uint32_t>(k == 0));
+      b1[d] = gv & (0u - static_cast<uint32_t>(k == 1));
+      b2[d] = gv & (0u - static_cast<uint32_t>(k == 2));
+      b3[d] = gv & (0u - static_cast<uint32_t>(k == 3));
+    }
+  }
 }
 
 // Adds rows [r0, r1) of x viewed as [outer, reduced, inner] (outer index o) into acc[inner], in double.
@@ -585,10 +654,48 @@ napi_value Depthwise(napi_env env, napi_callback_info info) {
 }
 
 // maxPool(geometry, x, out) / maxPoolGrad(geometry, x, dy, dx)
+// maxPool(geometry, x, out, codes): codes is a Uint32Array of out's length, or null; returns
+// whether codes were written (2x2 stride-2 windows tiling x only; maxPoolGradCodes takes them).
 napi_value MaxPool(napi_env env, napi_callback_info info) {
+  bool wrote = false;
+  napi_value result = guarded(env, [&] {
+    auto a = args(env, info, 4);
+    const Geo g = geo(env, a[0]);
+    size_t nout = 0, ncodes = 0;
+    const float* x = f32(env, a[1], nullptr, "x");
+    float* out = f32(env, a[2], &nout, "out");
+    napi_valuetype t;
+    napi_typeof(env, a[3], &t);
+    uint32_t* codes = t == napi_null ? nullptr : u32(env, a[3], &ncodes, "codes");
+    if (codes && ncodes != nout) throw ArgError{"codes must have out's length"};
+    if (codes && !pool_2x2_tiles(g)) codes = nullptr;
+    max_pool_forward(g, x, out, codes);
+    wrote = codes != nullptr;
+  });
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return result;
+  napi_get_boolean(env, wrote, &result);
+  return result;
+}
+
+// maxPoolGradCodes(geometry, codes, dy, dx): the gradient from maxPool's codes (same values as
+// maxPoolGrad(geometry, x, y, dy, dx) for the x and y that maxPool saw).
+napi_value MaxPoolGradCodes(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    auto a = args(env, info, 3);
-    max_pool_forward(geo(env, a[0]), f32(env, a[1], nullptr, "x"), f32(env, a[2], nullptr, "out"));
+    auto a = args(env, info, 4);
+    const Geo g = geo(env, a[0]);
+    size_t ncodes = 0, ndy = 0, ndx = 0;
+    const uint32_t* codes = u32(env, a[1], &ncodes, "codes");
+    const float* dy = f32(env, a[2], &ndy, "dy");
+    float* dx = f32(env, a[3], &ndx, "dx");
+    const size_t out_len = static_cast<size_t>(g.n) * g.oh * g.ow * g.c;
+    if (!pool_2x2_tiles(g)) throw ArgError{"maxPoolGradCodes: 2x2 stride-2 windows tiling the input only"};
+    if (ncodes != out_len || ndy != out_len || ndx != static_cast<size_t>(g.n) * g.h * g.w * g.c) throw ArgError{"maxPoolGradCodes: lengths do not fit the geometry"};
+    const int64_t in_row = static_cast<int64_t>(2) * g.w * g.c, out_row = static_cast<int64_t>(g.ow) * g.c;
+    parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(in_row), [&](int64_t r) {
+      max_pool_grad_2x2_codes_row(g, codes + r * out_row, dy + r * out_row, dx + r * in_row);
+    });
   });
 }
 
@@ -935,6 +1042,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"depthwise", nullptr, Depthwise, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGradCodes", nullptr, MaxPoolGradCodes, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, UnaryOp, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},

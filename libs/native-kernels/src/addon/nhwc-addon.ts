@@ -6,9 +6,15 @@ import { fileURLToPath } from 'node:url';
 export interface NhwcAddon {
   /** kind 0: forward (x, w); 1: input gradient (dy, w); 2: filter gradient (x, dy). */
   depthwise(kind: 0 | 1 | 2, geometry: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  maxPool(geometry: Int32Array, x: Float32Array, out: Float32Array): void;
+  /**
+   * codes (out's length, or null): for 2x2 stride-2 windows tiling x, each window's first tap
+   * equal to its maximum (4: none, an all-NaN window); returns whether it wrote them.
+   */
+  maxPool(geometry: Int32Array, x: Float32Array, out: Float32Array, codes: Uint32Array | null): boolean;
   /** y: the forward output (windows that tile the input find their maximum's position by equality). */
   maxPoolGrad(geometry: Int32Array, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** The same gradient from maxPool's codes (2x2 stride-2 windows tiling the input only; throws otherwise). */
+  maxPoolGradCodes(geometry: Int32Array, codes: Uint32Array, dy: Float32Array, dx: Float32Array): void;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
   /** y = a op b with NumPy broadcasting; spec: [rank, ...outShape, ...aStrides, ...bStrides] (stride 0 where broadcast). */
@@ -61,7 +67,7 @@ export function loadNhwcAddon(): { addon: NhwcAddon } | { reason: string } {
   }
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH) as NhwcAddon;
-    if (typeof addon.depthwise !== 'function' || typeof addon.conv !== 'function' || typeof addon.gemmIsa !== 'function' || typeof addon.reluGradBias !== 'function') throw new Error('unexpected exports (rebuild it)');
+    if (typeof addon.depthwise !== 'function' || typeof addon.conv !== 'function' || typeof addon.gemmIsa !== 'function' || typeof addon.reluGradBias !== 'function' || typeof addon.maxPoolGradCodes !== 'function') throw new Error('unexpected exports (rebuild it)');
     loaded = { addon };
   } catch (err) {
     loaded = { reason: `${ADDON_PATH} does not load: ${(err as Error).message.split('\n')[0]}` };

@@ -107,6 +107,10 @@ function poolInfo(shape: number[], attrs: Record<string, unknown>): backend_util
   );
 }
 
+// Max pooling over 2x2 windows tiling the input also records which tap of each window holds the
+// maximum (a word per output element, attached to the output); the gradient then reads those and
+// dy instead of x and y (for the first pooling of the reference model: 2 + 2 MB instead of
+// 8 + 2 + 2 MB), with the same values. Other windows, or codes that are gone, take x and y.
 const maxPool: NativeKernelDef = {
   kernelName: 'MaxPool',
   impl: (args) => {
@@ -115,8 +119,11 @@ const maxPool: NativeKernelDef = {
     const xv = float32Values(args.backend, x);
     if (!addon || !x || !xv) return undefined;
     const info = poolInfo(x.shape, args.attrs);
-    const y = args.runner.pool.alloc(sizeOf(info.outShape));
-    addon.maxPool(geometry(info, 1), xv, y);
+    const n = sizeOf(info.outShape);
+    const y = args.runner.pool.alloc(n);
+    const codes = args.runner.pool.allocNote(n);
+    if (addon.maxPool(geometry(info, 1), xv, y, codes)) args.runner.pool.attachNote(y, xv, codes);
+    else args.runner.pool.returnNote(codes);
     return addonOutput(args, 'MaxPool', info.outShape, y);
   },
 };
@@ -132,7 +139,9 @@ const maxPoolGrad: NativeKernelDef = {
     if (!addon || !dyv || !xv || !yv) return undefined;
     const info = poolInfo(input.shape, args.attrs);
     const dx = args.runner.pool.alloc(xv.length);
-    addon.maxPoolGrad(geometry(info, 1), xv, yv, dyv, dx);
+    const codes = args.runner.pool.noteOf(yv, xv);
+    if (codes) addon.maxPoolGradCodes(geometry(info, 1), codes, dyv, dx);
+    else addon.maxPoolGrad(geometry(info, 1), xv, yv, dyv, dx);
     return addonOutput(args, 'MaxPoolGrad', input.shape, dx);
   },
 };

@@ -14,6 +14,10 @@ export class Float32Pool {
   private readonly owned = new WeakSet<ArrayBufferLike>();
   private readonly escaped = new WeakSet<ArrayBufferLike>();
   private readonly live = new WeakMap<ArrayBufferLike, number>();
+  /** How many times each buffer went from unreferenced to referenced: a tensor's identity. */
+  private readonly lives = new WeakMap<ArrayBufferLike, number>();
+  private readonly notes = new WeakMap<ArrayBufferLike, { source: ArrayBufferLike; sourceLife: number; words: Uint32Array }>();
+  private readonly freeWords = new Map<number, Uint32Array[]>();
   private pooledBytes = 0;
   /** Arrays handed out again instead of allocated (for tests and the benchmark). */
   reused = 0;
@@ -42,7 +46,42 @@ export class Float32Pool {
   /** A tensor now references `values` (the backend's write/move). */
   retain(values: unknown): void {
     const buffer = bufferOf(values);
-    if (buffer) this.live.set(buffer, (this.live.get(buffer) ?? 0) + 1);
+    if (!buffer) return;
+    const count = this.live.get(buffer) ?? 0;
+    if (count === 0) this.lives.set(buffer, (this.lives.get(buffer) ?? 0) + 1);
+    this.live.set(buffer, count + 1);
+  }
+
+  /**
+   * Attaches a note (an array of words) to a kernel's output `values` computed from `source`
+   * (max pooling's window codes, read by its gradient): noteOf returns it while both are still
+   * the tensors they were (each referenced ever since); it is recycled when `values` is freed.
+   * `words` must come from allocNote and no one else may keep it.
+   */
+  attachNote(values: Float32Array, source: Float32Array, words: Uint32Array): void {
+    const life = this.lives.get(source.buffer);
+    if (life === undefined || !this.live.get(source.buffer)) return this.returnNote(words);
+    this.notes.set(values.buffer, { source: source.buffer, sourceLife: life, words });
+  }
+
+  /** The note attached to `values` if `source` is the same live tensor it was computed from. */
+  noteOf(values: Float32Array, source: Float32Array): Uint32Array | undefined {
+    const note = this.notes.get(values.buffer);
+    if (!note || note.source !== source.buffer || this.lives.get(source.buffer) !== note.sourceLife || !this.live.get(source.buffer)) return undefined;
+    return note.words;
+  }
+
+  /** A note of `length` words with arbitrary contents (for attachNote). */
+  allocNote(length: number): Uint32Array {
+    return this.freeWords.get(length)?.pop() ?? new Uint32Array(length);
+  }
+
+  /** Gives back an allocNote array nothing references any more. */
+  returnNote(words: Uint32Array): void {
+    const list = this.freeWords.get(words.length) ?? [];
+    if (list.length >= this.maxPerLength) return;
+    list.push(words);
+    this.freeWords.set(words.length, list);
   }
 
   /** `values` left the caller's hands via readSync/read: never reuse it. */
@@ -61,6 +100,11 @@ export class Float32Pool {
       return;
     }
     this.live.delete(buffer);
+    const note = this.notes.get(buffer);
+    if (note) {
+      this.notes.delete(buffer);
+      this.returnNote(note.words);
+    }
     if (!(values instanceof Float32Array) || !this.owned.has(buffer) || this.escaped.has(buffer)) return;
     if (values.byteOffset !== 0 || values.byteLength !== buffer.byteLength) return;
     if (this.pooledBytes + values.byteLength > this.maxPooledBytes) return;
@@ -73,6 +117,7 @@ export class Float32Pool {
 
   clear(): void {
     this.free.clear();
+    this.freeWords.clear();
     this.pooledBytes = 0;
   }
 }
