@@ -14,9 +14,9 @@ export class Float32Pool {
   private readonly owned = new WeakSet<ArrayBufferLike>();
   private readonly escaped = new WeakSet<ArrayBufferLike>();
   private readonly live = new WeakMap<ArrayBufferLike, number>();
-  /** How many times each buffer went from unreferenced to referenced: a tensor's identity. */
-  private readonly lives = new WeakMap<ArrayBufferLike, number>();
-  private readonly notes = new WeakMap<ArrayBufferLike, { source: ArrayBufferLike; sourceLife: number; words: Uint32Array }>();
+  private readonly notes = new WeakMap<ArrayBufferLike, { source: ArrayBufferLike; words: Uint32Array }>();
+  /** The outputs holding notes computed from each source buffer (dropped when the source is freed). */
+  private readonly noted = new WeakMap<ArrayBufferLike, ArrayBufferLike[]>();
   private readonly freeWords = new Map<number, Uint32Array[]>();
   private pooledBytes = 0;
   /** Arrays handed out again instead of allocated (for tests and the benchmark). */
@@ -46,29 +46,35 @@ export class Float32Pool {
   /** A tensor now references `values` (the backend's write/move). */
   retain(values: unknown): void {
     const buffer = bufferOf(values);
-    if (!buffer) return;
-    const count = this.live.get(buffer) ?? 0;
-    if (count === 0) this.lives.set(buffer, (this.lives.get(buffer) ?? 0) + 1);
-    this.live.set(buffer, count + 1);
+    if (buffer) this.live.set(buffer, (this.live.get(buffer) ?? 0) + 1);
   }
 
   /**
    * Attaches a note (an array of words) to a kernel's output `values` computed from `source`
    * (max pooling's window codes, read by its gradient): noteOf returns it while both are still
-   * the tensors they were (each referenced ever since); it is recycled when `values` is freed.
+   * the tensors they were (each referenced ever since); it is recycled when either is freed.
    * `words` must come from allocNote and no one else may keep it.
    */
   attachNote(values: Float32Array, source: Float32Array, words: Uint32Array): void {
-    const life = this.lives.get(source.buffer);
-    if (life === undefined || !this.live.get(source.buffer)) return this.returnNote(words);
-    this.notes.set(values.buffer, { source: source.buffer, sourceLife: life, words });
+    if (!this.live.get(source.buffer)) return this.returnNote(words);
+    this.dropNote(values.buffer);
+    this.notes.set(values.buffer, { source: source.buffer, words });
+    const outs = this.noted.get(source.buffer);
+    if (outs) outs.push(values.buffer);
+    else this.noted.set(source.buffer, [values.buffer]);
   }
 
   /** The note attached to `values` if `source` is the same live tensor it was computed from. */
   noteOf(values: Float32Array, source: Float32Array): Uint32Array | undefined {
     const note = this.notes.get(values.buffer);
-    if (!note || note.source !== source.buffer || this.lives.get(source.buffer) !== note.sourceLife || !this.live.get(source.buffer)) return undefined;
-    return note.words;
+    return note && note.source === source.buffer ? note.words : undefined;
+  }
+
+  private dropNote(buffer: ArrayBufferLike): void {
+    const note = this.notes.get(buffer);
+    if (!note) return;
+    this.notes.delete(buffer);
+    this.returnNote(note.words);
   }
 
   /** A note of `length` words with arbitrary contents (for attachNote). */
@@ -100,10 +106,13 @@ export class Float32Pool {
       return;
     }
     this.live.delete(buffer);
-    const note = this.notes.get(buffer);
-    if (note) {
-      this.notes.delete(buffer);
-      this.returnNote(note.words);
+    // Notes on this output, and notes computed from it: a later tensor in the same storage is
+    // another tensor.
+    this.dropNote(buffer);
+    const outs = this.noted.get(buffer);
+    if (outs) {
+      this.noted.delete(buffer);
+      for (const out of outs) if (this.notes.get(out)?.source === buffer) this.dropNote(out);
     }
     if (!(values instanceof Float32Array) || !this.owned.has(buffer) || this.escaped.has(buffer)) return;
     if (values.byteOffset !== 0 || values.byteLength !== buffer.byteLength) return;
