@@ -1,4 +1,4 @@
-import { backend_util, util, type TensorInfo } from '@tensorflow/tfjs';
+import { engine, backend_util, util, type TensorInfo } from '@tensorflow/tfjs';
 import { BINARY_OP, UNARY_OP, type NhwcAddon } from '../addon/nhwc-addon.js';
 import { conv2dInfo, nhwc } from './conv-kernels.js';
 import { broadcastShapes } from './elementwise-kernels.js';
@@ -121,9 +121,11 @@ const maxPool: NativeKernelDef = {
     const info = poolInfo(x.shape, args.attrs);
     const n = sizeOf(info.outShape);
     const y = args.runner.pool.alloc(n);
-    const codes = args.runner.pool.allocNote(n);
-    if (addon.maxPool(geometry(info, 1), xv, y, codes)) args.runner.pool.attachNote(y, xv, codes);
-    else args.runner.pool.returnNote(codes);
+    // Codes only while a gradient tape records (inference never reads them).
+    const codes = engine().state.gradientDepth > 0 ? args.runner.pool.allocNote(n) : null;
+    const wrote = addon.maxPool(geometry(info, 1), xv, y, codes);
+    if (codes && wrote) args.runner.pool.attachNote(y, xv, codes);
+    else if (codes) args.runner.pool.returnNote(codes);
     return addonOutput(args, 'MaxPool', info.outShape, y);
   },
 };
