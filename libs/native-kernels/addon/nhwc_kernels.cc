@@ -680,23 +680,31 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
 }
 
 // maxPoolGradCodes(geometry, codes, dy, dx): the gradient from maxPool's codes (same values as
-// maxPoolGrad(geometry, x, y, dy, dx) for the x and y that maxPool saw).
+// maxPoolGrad(geometry, x, y, dy, dx) for the x and y that maxPool saw); returns false, writing
+// nothing, for a geometry whose windows are not the codes' case (2x2, stride 2, tiling the input).
 napi_value MaxPoolGradCodes(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
+  bool wrote = false;
+  napi_value result = guarded(env, [&] {
     auto a = args(env, info, 4);
     const Geo g = geo(env, a[0]);
     size_t ncodes = 0, ndy = 0, ndx = 0;
     const uint32_t* codes = u32(env, a[1], &ncodes, "codes");
     const float* dy = f32(env, a[2], &ndy, "dy");
     float* dx = f32(env, a[3], &ndx, "dx");
+    if (!pool_2x2_tiles(g)) return;
     const size_t out_len = static_cast<size_t>(g.n) * g.oh * g.ow * g.c;
-    if (!pool_2x2_tiles(g)) throw ArgError{"maxPoolGradCodes: 2x2 stride-2 windows tiling the input only"};
     if (ncodes != out_len || ndy != out_len || ndx != static_cast<size_t>(g.n) * g.h * g.w * g.c) throw ArgError{"maxPoolGradCodes: lengths do not fit the geometry"};
     const int64_t in_row = static_cast<int64_t>(2) * g.w * g.c, out_row = static_cast<int64_t>(g.ow) * g.c;
     parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(in_row), [&](int64_t r) {
       max_pool_grad_2x2_codes_row(g, codes + r * out_row, dy + r * out_row, dx + r * in_row);
     });
+    wrote = true;
   });
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return result;
+  napi_get_boolean(env, wrote, &result);
+  return result;
 }
 
 // maxPoolGrad(geometry, x, y, dy, dx): y is the forward output

@@ -13,8 +13,8 @@ export interface NhwcAddon {
   maxPool(geometry: Int32Array, x: Float32Array, out: Float32Array, codes: Uint32Array | null): boolean;
   /** y: the forward output (windows that tile the input find their maximum's position by equality). */
   maxPoolGrad(geometry: Int32Array, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
-  /** The same gradient from maxPool's codes (2x2 stride-2 windows tiling the input only; throws otherwise). */
-  maxPoolGradCodes(geometry: Int32Array, codes: Uint32Array, dy: Float32Array, dx: Float32Array): void;
+  /** The same gradient from maxPool's codes; false (nothing written) unless the windows are 2x2, stride 2, tiling the input. */
+  maxPoolGradCodes(geometry: Int32Array, codes: Uint32Array, dy: Float32Array, dx: Float32Array): boolean;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
   /** y = a op b with NumPy broadcasting; spec: [rank, ...outShape, ...aStrides, ...bStrides] (stride 0 where broadcast). */

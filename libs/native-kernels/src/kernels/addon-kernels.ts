@@ -141,9 +141,9 @@ const maxPoolGrad: NativeKernelDef = {
     if (!addon || !dyv || !xv || !yv) return undefined;
     const info = poolInfo(input.shape, args.attrs);
     const dx = args.runner.pool.alloc(xv.length);
+    const g = geometry(info, 1);
     const codes = args.runner.pool.noteOf(yv, xv);
-    if (codes) addon.maxPoolGradCodes(geometry(info, 1), codes, dyv, dx);
-    else addon.maxPoolGrad(geometry(info, 1), xv, yv, dyv, dx);
+    if (!codes || !addon.maxPoolGradCodes(g, codes, dyv, dx)) addon.maxPoolGrad(g, xv, yv, dyv, dx);
     return addonOutput(args, 'MaxPoolGrad', input.shape, dx);
   },
 };
