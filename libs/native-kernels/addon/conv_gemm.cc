@@ -169,6 +169,13 @@ float* task_scratch(size_t floats) {
   return scratch.data();
 }
 
+// The row-pointer table of the task running on this thread (as task_scratch: filled before use).
+const float** task_table(size_t pointers) {
+  thread_local std::vector<const float*> table;
+  if (table.size() < pointers) table.resize(pointers);
+  return table.data();
+}
+
 constexpr int PANELS_PER_TASK = 4;
 // Products under this many multiply-adds run on the calling thread: waking a worker costs more.
 constexpr int64_t PARALLEL_MIN_MACS = 1 << 18;
@@ -185,13 +192,13 @@ void indirect_gemm(int64_t m, int segs, int ks, const float* b, int64_t ldb, int
   const int64_t panels = (m + mr - 1) / mr;
   const int64_t tasks = (panels + PANELS_PER_TASK - 1) / PANELS_PER_TASK;
   auto task = [&](int64_t t, int) {
-    std::vector<const float*> table(static_cast<size_t>(PANELS_PER_TASK) * segs * mr);
+    const float** table = task_table(static_cast<size_t>(PANELS_PER_TASK) * segs * mr);
     float* scratch = task_scratch(PANELS_PER_TASK * scratch_floats);
     const int64_t p0 = t * PANELS_PER_TASK;
     const int64_t p1 = std::min(panels, p0 + PANELS_PER_TASK);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t m0 = p * mr;
-      row_ptrs(m0, static_cast<int>(std::min<int64_t>(mr, m - m0)), table.data() + (p - p0) * segs * mr,
+      row_ptrs(m0, static_cast<int>(std::min<int64_t>(mr, m - m0)), table + (p - p0) * segs * mr,
                scratch + (p - p0) * scratch_floats);
     }
     // Column blocks outer so one block of B stays in cache across the task's panels.
@@ -199,7 +206,7 @@ void indirect_gemm(int64_t m, int segs, int ks, const float* b, int64_t ldb, int
       const int nb = std::min(COLUMN_BLOCK, n - j);
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t m0 = p * mr;
-        k.igemm_panel(segs, ks, table.data() + (p - p0) * segs * mr, b + j, ldb, nb, c + m0 * ldc + j, ldc,
+        k.igemm_panel(segs, ks, table + (p - p0) * segs * mr, b + j, ldb, nb, c + m0 * ldc + j, ldc,
                       static_cast<int>(std::min<int64_t>(mr, m - m0)), bias ? bias + j : nullptr, act);
       }
     }
