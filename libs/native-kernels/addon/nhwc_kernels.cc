@@ -801,10 +801,13 @@ napi_value Sum(napi_env env, napi_callback_info info) {
       column_sums_in_pieces(reduced, inner, y, [&](int64_t r0, int64_t r1, double* acc) { sum_rows(x, 0, reduced, inner, r0, r1, acc); });
       return;
     }
-    const int64_t tasks = nx >= PARALLEL_MIN_ELEMENTS ? outer : 1;
+    // Whole outer rows per task, ~PARALLEL_TASK_ELEMENTS each (a task per row of a long, thin sum
+    // costs more to hand out than to add up).
+    const int64_t per_task = nx >= PARALLEL_MIN_ELEMENTS ? std::max<int64_t>(1, static_cast<int64_t>(PARALLEL_TASK_ELEMENTS) / std::max<int64_t>(1, reduced * inner)) : outer;
+    const int64_t tasks = (outer + per_task - 1) / per_task;
     pool.parallel_for(tasks, [&](int64_t t, int) {
       std::vector<double> acc(inner);
-      for (int64_t o = tasks == 1 ? 0 : t; o < (tasks == 1 ? outer : t + 1); ++o) {
+      for (int64_t o = t * per_task; o < std::min(outer, (t + 1) * per_task); ++o) {
         std::fill(acc.begin(), acc.end(), 0.0);
         sum_rows(x, o, reduced, inner, 0, reduced, acc.data());
         for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
