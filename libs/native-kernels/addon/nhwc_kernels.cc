@@ -638,6 +638,18 @@ napi_value guarded(napi_env env, F f) {
   return undefined_value(env);
 }
 
+// guarded for a kernel that reports whether it did its work: f returns that bool, which becomes
+// the JS result (undefined when f threw).
+template <typename F>
+napi_value guarded_bool(napi_env env, F f) {
+  bool done = false;
+  napi_value result = guarded(env, [&] { done = f(); });
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_get_boolean(env, done, &result);
+  return result;
+}
+
 // depthwise(kind, geometry, a, b, out): kind 0 forward (x, w), 1 input gradient (dy, w), 2 filter gradient (x, dy)
 napi_value Depthwise(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -653,12 +665,10 @@ napi_value Depthwise(napi_env env, napi_callback_info info) {
   });
 }
 
-// maxPool(geometry, x, out) / maxPoolGrad(geometry, x, dy, dx)
 // maxPool(geometry, x, out, codes): codes is a Uint32Array of out's length, or null; returns
 // whether codes were written (2x2 stride-2 windows tiling x only; maxPoolGradCodes takes them).
 napi_value MaxPool(napi_env env, napi_callback_info info) {
-  bool wrote = false;
-  napi_value result = guarded(env, [&] {
+  return guarded_bool(env, [&] {
     auto a = args(env, info, 4);
     const Geo g = geo(env, a[0]);
     size_t nout = 0, ncodes = 0;
@@ -670,41 +680,30 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
     if (codes && ncodes != nout) throw ArgError{"codes must have out's length"};
     if (codes && !pool_2x2_tiles(g)) codes = nullptr;
     max_pool_forward(g, x, out, codes);
-    wrote = codes != nullptr;
+    return codes != nullptr;
   });
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) return result;
-  napi_get_boolean(env, wrote, &result);
-  return result;
 }
 
 // maxPoolGradCodes(geometry, codes, dy, dx): the gradient from maxPool's codes (same values as
 // maxPoolGrad(geometry, x, y, dy, dx) for the x and y that maxPool saw); returns false, writing
 // nothing, for a geometry whose windows are not the codes' case (2x2, stride 2, tiling the input).
 napi_value MaxPoolGradCodes(napi_env env, napi_callback_info info) {
-  bool wrote = false;
-  napi_value result = guarded(env, [&] {
+  return guarded_bool(env, [&] {
     auto a = args(env, info, 4);
     const Geo g = geo(env, a[0]);
     size_t ncodes = 0, ndy = 0, ndx = 0;
     const uint32_t* codes = u32(env, a[1], &ncodes, "codes");
     const float* dy = f32(env, a[2], &ndy, "dy");
     float* dx = f32(env, a[3], &ndx, "dx");
-    if (!pool_2x2_tiles(g)) return;
+    if (!pool_2x2_tiles(g)) return false;
     const size_t out_len = static_cast<size_t>(g.n) * g.oh * g.ow * g.c;
     if (ncodes != out_len || ndy != out_len || ndx != static_cast<size_t>(g.n) * g.h * g.w * g.c) throw ArgError{"maxPoolGradCodes: lengths do not fit the geometry"};
     const int64_t in_row = static_cast<int64_t>(2) * g.w * g.c, out_row = static_cast<int64_t>(g.ow) * g.c;
     parallel_rows(static_cast<int64_t>(g.n) * g.oh, static_cast<size_t>(in_row), [&](int64_t r) {
       max_pool_grad_2x2_codes_row(g, codes + r * out_row, dy + r * out_row, dx + r * in_row);
     });
-    wrote = true;
+    return true;
   });
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) return result;
-  napi_get_boolean(env, wrote, &result);
-  return result;
 }
 
 // maxPoolGrad(geometry, x, y, dy, dx): y is the forward output
@@ -795,23 +794,18 @@ napi_value Sum(napi_env env, napi_callback_info info) {
     const int64_t inner = static_cast<int64_t>(num(env, a[3]));
     float* y = f32(env, a[4], &ny, "y");
     if (static_cast<int64_t>(nx) != outer * reduced * inner || static_cast<int64_t>(ny) != outer * inner) throw ArgError{"bad sum shape"};
-    mf::ThreadPool& pool = mf::ThreadPool::instance();
     if (outer == 1) {
       // One long reduction (a bias gradient): split the reduced axis.
       column_sums_in_pieces(reduced, inner, y, [&](int64_t r0, int64_t r1, double* acc) { sum_rows(x, 0, reduced, inner, r0, r1, acc); });
       return;
     }
-    // Whole outer rows per task, ~PARALLEL_TASK_ELEMENTS each (a task per row of a long, thin sum
-    // costs more to hand out than to add up).
-    const int64_t per_task = nx >= PARALLEL_MIN_ELEMENTS ? std::max<int64_t>(1, static_cast<int64_t>(PARALLEL_TASK_ELEMENTS) / std::max<int64_t>(1, reduced * inner)) : outer;
-    const int64_t tasks = (outer + per_task - 1) / per_task;
-    pool.parallel_for(tasks, [&](int64_t t, int) {
-      std::vector<double> acc(inner);
-      for (int64_t o = t * per_task; o < std::min(outer, (t + 1) * per_task); ++o) {
-        std::fill(acc.begin(), acc.end(), 0.0);
-        sum_rows(x, o, reduced, inner, 0, reduced, acc.data());
-        for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
-      }
+    // Whole outer rows, grouped into tasks as any row-wise pass (a task per row of a long, thin
+    // sum costs more to hand out than to add up).
+    parallel_rows(outer, static_cast<size_t>(reduced * inner), [&](int64_t o) {
+      thread_local std::vector<double> acc;
+      acc.assign(static_cast<size_t>(inner), 0.0);
+      sum_rows(x, o, reduced, inner, 0, reduced, acc.data());
+      for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
     });
   });
 }

@@ -7,8 +7,9 @@ export interface NhwcAddon {
   /** kind 0: forward (x, w); 1: input gradient (dy, w); 2: filter gradient (x, dy). */
   depthwise(kind: 0 | 1 | 2, geometry: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /**
-   * codes (out's length, or null): for 2x2 stride-2 windows tiling x, each window's first tap
-   * equal to its maximum (4: none, an all-NaN window); returns whether it wrote them.
+   * codes (out's length, or null): for 2x2 stride-2 windows tiling x, each window's tap that gets
+   * the gradient (TF.js's: the first strictly greater than -inf; 4: none, a window of only NaN or
+   * -inf); returns whether it wrote them.
    */
   maxPool(geometry: Int32Array, x: Float32Array, out: Float32Array, codes: Uint32Array | null): boolean;
   /** y: the forward output (windows that tile the input find their maximum's position by equality). */
