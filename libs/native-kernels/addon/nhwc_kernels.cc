@@ -12,6 +12,8 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -932,6 +934,29 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   });
 }
 
+// poolTrace(workNs, worker, order): one parallel_for on the pool of tasks that each spin workNs
+// nanoseconds, recording per task the worker that ran it and when (a sequence number, -1: never
+// ran). For tests of how the pool hands out tasks; the kernels never call it.
+napi_value PoolTrace(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    const double work_ns = num(env, a[0]);
+    size_t tasks, n2;
+    int32_t* worker = i32(env, a[1], &tasks, "worker");
+    int32_t* order = i32(env, a[2], &n2, "order");
+    if (n2 != tasks) throw ArgError{"worker and order must have the same length"};
+    std::fill(order, order + tasks, -1);
+    std::atomic<int32_t> seq{0};
+    mf::ThreadPool::instance().parallel_for(static_cast<int64_t>(tasks), [&](int64_t t, int w) {
+      order[t] = seq.fetch_add(1, std::memory_order_relaxed);
+      worker[t] = w;
+      const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(work_ns));
+      while (std::chrono::steady_clock::now() < end) {
+      }
+    });
+  });
+}
+
 napi_value GemmIsa(napi_env env, napi_callback_info) {
   napi_value s;
   napi_create_string_utf8(env, mf::gemm_isa(), NAPI_AUTO_LENGTH, &s);
@@ -1060,6 +1085,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"convFilterReluBias", nullptr, ConvFilterReluBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemmIsa", nullptr, GemmIsa, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"poolTrace", nullptr, PoolTrace, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

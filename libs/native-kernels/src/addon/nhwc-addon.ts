@@ -45,6 +45,11 @@ export interface NhwcAddon {
   ): void;
   /** Threads of the addon's pool for every kernel after this call. */
   setThreads(threads: number): void;
+  /**
+   * Diagnostics for tests: one parallel_for of `worker.length` tasks that each spin `workNs`
+   * nanoseconds on the pool; fills the worker that ran each task and its start order (-1: never ran).
+   */
+  poolTrace(workNs: number, worker: Int32Array, order: Int32Array): void;
   /** The instruction set of the GEMM kernels: 'avx512', 'avx2', or 'none' (conv/matmul unavailable). */
   gemmIsa(): 'avx512' | 'avx2' | 'none';
 }
