@@ -27,7 +27,9 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
 
 /**
  * Creates the database named in `url` if it does not exist, so a developer machine only needs a
- * running Postgres. Safe when several apps race (duplicate_database is ignored).
+ * running Postgres. Safe when several apps race: the losers of concurrent CREATE DATABASEs get
+ * duplicate_database (42P04) or, when both passed the existence check at once, a unique violation
+ * (23505) on pg_database's name index; both mean the database is there.
  */
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
@@ -47,12 +49,17 @@ export async function ensureDatabase(url: string): Promise<void> {
       try {
         await client.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
       } catch (err) {
-        if ((err as { code?: string }).code !== '42P04') throw err;
+        if (!isDuplicateDatabase(err)) throw err;
       }
     }
   } finally {
     await client.end();
   }
+}
+
+function isDuplicateDatabase(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e.code === '42P04' || (e.code === '23505' && e.constraint === 'pg_database_datname_index');
 }
 
 const MIGRATION_LOCK_KEY = 0x6d66_6d67; // "mfmg": one advisory lock id for MedFusion migrations

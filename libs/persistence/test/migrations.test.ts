@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { createDataSource, MIGRATIONS, openDatabase, runMigrations } from '@medfusion/persistence';
+import { createDataSource, ensureDatabase, MIGRATIONS, openDatabase, runMigrations } from '@medfusion/persistence';
 import { isolatedResources, type IsolatedResources } from '@medfusion/testing';
 
 /** The columns ISSUE #2 requires, per table; the migration may add more. */
@@ -97,6 +97,24 @@ describe('migrations on an empty database', () => {
       client.query(`INSERT INTO training_jobs (name, model_config, data_config, training_config, status, total_epochs, owner)
                     VALUES ('x', '{}', '{}', '{}', 'exploded', 1, 'a')`),
     ).rejects.toThrow(/check constraint/);
+  });
+
+  it('several apps creating a missing database at once all succeed (the quickstart on a fresh machine)', async () => {
+    const url = new URL(r.databaseUrl);
+    const name = `${url.pathname.slice(1)}_race`;
+    url.pathname = `/${name}`;
+    try {
+      // Concurrent CREATE DATABASEs that both pass the existence check fail with a unique
+      // violation on pg_database, not duplicate_database: every round must still succeed.
+      for (let round = 0; round < 5; round++) {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await Promise.all([1, 2, 3, 4].map(() => ensureDatabase(url.toString())));
+        const res = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+        expect(res.rowCount).toBe(1);
+      }
+    } finally {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
   });
 
   it('openDatabase creates a missing database before migrating it', async () => {
