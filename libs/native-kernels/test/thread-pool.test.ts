@@ -53,10 +53,13 @@ describe('the addon thread pool', () => {
         // The owner's tasks are a prefix of its share, started in ascending order ...
         expect(owner).toEqual(Array.from({ length: owner.length }, (_, i) => lo + i));
         expect(owner.map((t) => order[t]!)).toEqual(owner.map((t) => order[t]!).sort((x, y) => x - y));
-        // ... and the rest a suffix, taken from the back (descending start order).
+        // ... and the rest a suffix, taken from the back: in descending start order where one
+        // other thread is the only taker (with two takers, one may start a task it took later).
         expect(others).toEqual(Array.from({ length: others.length }, (_, i) => hi - others.length + i));
-        const started = others.map((t) => order[t]!);
-        expect(started).toEqual([...started].sort((x, y) => y - x));
+        if (threads === 2) {
+          const started = others.map((t) => order[t]!);
+          expect(started).toEqual([...started].sort((x, y) => y - x));
+        }
       }
     }
   });
