@@ -3,6 +3,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
+import { isDuplicateDatabaseError, isUniqueViolation } from './pg-errors.js';
 
 export interface DataSourceOptions {
   url: string;
@@ -58,8 +59,7 @@ export async function ensureDatabase(url: string): Promise<void> {
 }
 
 function isDuplicateDatabase(err: unknown): boolean {
-  const e = err as { code?: string; constraint?: string };
-  return e.code === '42P04' || (e.code === '23505' && e.constraint === 'pg_database_datname_index');
+  return isDuplicateDatabaseError(err) || isUniqueViolation(err, 'pg_database_datname_index');
 }
 
 const MIGRATION_LOCK_KEY = 0x6d66_6d67; // "mfmg": one advisory lock id for MedFusion migrations

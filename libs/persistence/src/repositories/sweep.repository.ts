@@ -4,6 +4,7 @@ import { ModelEntity } from '../entities/model.entity.js';
 import { SweepEntity } from '../entities/sweep.entity.js';
 import { TrainingJobEntity } from '../entities/training-job.entity.js';
 import { TrialEntity } from '../entities/trial.entity.js';
+import { isUniqueViolation } from '../pg-errors.js';
 import { TrainingJobRepository } from './training-job.repository.js';
 
 export interface SweepListFilter {
@@ -40,10 +41,7 @@ export interface NewTrial {
 
 /** A unique (sweep_id, number) violation: another driver pass created that trial first. */
 export function isDuplicateTrialNumber(err: unknown): boolean {
-  const e = err as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
-  const code = e.code ?? e.driverError?.code;
-  const constraint = e.constraint ?? e.driverError?.constraint;
-  return code === '23505' && constraint === 'uq_trials_sweep_number';
+  return isUniqueViolation(err, 'uq_trials_sweep_number');
 }
 
 const ACTIVE: SweepStatus[] = ['running', 'stopping'];
