@@ -8,3 +8,4 @@ export * from './training-control.js';
 export * from './training-events.js';
 export * from './sweep.schema.js';
 export * from './sweep-events.js';
+export * from './field-paths.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { choiceValueSchema, DIRECTIONS, isInDomain, searchSpaceSchema, type ChoiceValue, type ParamSpec, type SearchSpace } from '@medfusion/tuning';
+import { FieldPathError, setAtPath } from './field-paths.js';
 import { createTrainingJobSchema, dataConfigSchema, modelConfigSchema, trainingConfigSchema, type CreateTrainingJob } from './training-job.schema.js';
 
 /**
@@ -138,26 +139,21 @@ export class TrialParamsError extends Error {
  */
 export function trialTrainingJob(base: SweepBaseTrainingJob, params: TrialParams, name: string): CreateTrainingJob {
   const job: Record<string, unknown> = structuredClone({ ...base, name });
-  for (const [path, value] of Object.entries(params)) setAtPath(job, path, value);
+  for (const [path, value] of Object.entries(params)) setParam(job, path, value);
   return createTrainingJobSchema.parse(job);
 }
 
-function setAtPath(target: Record<string, unknown>, path: string, value: ChoiceValue): void {
+function setParam(target: Record<string, unknown>, path: string, value: ChoiceValue): void {
   const keys = path.split('.');
-  if (!(PARAM_ROOTS as readonly string[]).includes(keys[0]!) || keys.length < 2 || keys.some((k) => k === '')) {
+  if (!(PARAM_ROOTS as readonly string[]).includes(keys[0]!) || keys.length < 2) {
     throw new TrialParamsError(path, `a parameter name is the dotted path of a training job field under ${PARAM_ROOTS.join(', ')} (e.g. trainingConfig.learningRate)`);
   }
-  let node = target;
-  for (let i = 0; i < keys.length - 1; i++) {
-    const key = keys[i]!;
-    const next = node[key];
-    if (next === undefined) node[key] = {};
-    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
-      throw new TrialParamsError(path, `${keys.slice(0, i + 1).join('.')} is not an object in the training job, so it has no field "${keys[i + 1]}"`);
-    }
-    node = node[key] as Record<string, unknown>;
+  try {
+    setAtPath(target, path, value);
+  } catch (err) {
+    if (err instanceof FieldPathError) throw new TrialParamsError(path, err.reason);
+    throw err;
   }
-  node[keys.at(-1)!] = value;
 }
 
 /** Values that stand for the whole domain of a parameter when checking it against the job schema. */
@@ -249,7 +245,7 @@ export type CreateSweep = z.infer<typeof createSweepSchema>;
 export function enqueuedParamsIssues(space: SearchSpace, params: TrialParams): { path: string[]; message: string }[] {
   const issues: { path: string[]; message: string }[] = [];
   for (const [name, value] of Object.entries(params)) {
-    const spec = space[name];
+    const spec = Object.hasOwn(space, name) ? space[name] : undefined;
     if (!spec) issues.push({ path: [name], message: `"${name}" is not a parameter of the search space (${Object.keys(space).join(', ')})` });
     else if (!isInDomain(spec, value)) issues.push({ path: [name], message: `${JSON.stringify(value)} is outside the domain of "${name}"` });
   }

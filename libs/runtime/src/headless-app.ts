@@ -1,6 +1,7 @@
 import { onShutdownSignal } from './graceful-shutdown.js';
 import { startHealthServer, type HealthRoute, type ReadinessCheck } from './health-server.js';
 import type { Logger } from './logger.js';
+import { prototypeIntegrityCheck } from './prototype-integrity.js';
 
 export interface StartedService {
   /** Readiness checks of the dependencies the service needs (Postgres, Redis...). */
@@ -22,17 +23,19 @@ export interface HeadlessAppOptions {
 
 /**
  * Lifecycle shared by the scheduler and the workers: liveness at once, readiness once `start`
- * resolves and while its checks pass, and a bounded graceful stop on SIGTERM/SIGINT (readiness
+ * resolves and while its checks pass and no shared prototype changed since, and a bounded graceful stop on SIGTERM/SIGINT (readiness
  * turns false first). A failed start exits with status 1 and the reason in the log.
  */
 export async function runHeadlessApp(opts: HeadlessAppOptions): Promise<void> {
   const { logger } = opts;
   let service: StartedService | undefined;
+  let prototypes: ReadinessCheck | undefined;
   const routes = new Map<string, HealthRoute>();
   const health = await startHealthServer(opts.host, opts.healthPort, {
     started: async () => {
       if (!service) throw new Error('starting');
     },
+    prototypes: async () => prototypes?.(),
     dependencies: async () => {
       if (!service) return;
       const failures: string[] = [];
@@ -49,6 +52,7 @@ export async function runHeadlessApp(opts: HeadlessAppOptions): Promise<void> {
   });
   try {
     service = await opts.start();
+    prototypes = prototypeIntegrityCheck();
     for (const [path, route] of Object.entries(service.routes ?? {})) routes.set(path, route);
   } catch (err) {
     logger.fatal({ err }, `${opts.name} failed to start`);

@@ -47,8 +47,9 @@ export const MAX_JSON_DEPTH = 64;
 const UNSTORABLE_CHARS = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * Valid JSON that the database cannot store (NUL characters, unpaired surrogates) or that is nested
- * too deeply: an issue naming one such field, so the client gets a 400 instead of a 500 later on.
+ * Valid JSON that the database cannot store (NUL characters, unpaired surrogates), that is nested
+ * too deeply, or that has a `__proto__` field: an issue naming one such field, so the client gets a
+ * 400 instead of a 500 (or a poisoned process) later on.
  * Iterative, so a deeply nested body cannot overflow the stack here.
  */
 export function unstorableJson(body: unknown): FieldIssue | null {
@@ -63,6 +64,9 @@ export function unstorableJson(body: unknown): FieldIssue | null {
     if (depth >= MAX_JSON_DEPTH) return { field: path, message: `nested more than ${MAX_JSON_DEPTH} levels deep` };
     for (const [k, v] of Object.entries(value)) {
       if (UNSTORABLE_CHARS.test(k)) return { field: path, message: 'has a field name with NUL characters or unpaired UTF-16 surrogates' };
+      // JSON.parse keeps "__proto__" as an own field, but any later copy by assignment (a merge, a
+      // path writer) turns it into a prototype change: no MedFusion payload has such a field.
+      if (k === '__proto__') return { field: `${path}.__proto__`, message: 'is not an allowed field name (it would change an object prototype)' };
       stack.push({ value: v, path: `${path}.${k}`, depth: depth + 1 });
     }
   }

@@ -15,7 +15,7 @@ export function completeParamsUniformly(space: SearchSpace, fixed: ParamValues, 
   const params: ParamValues = {};
   for (const { name, spec } of paramsInSamplingOrder(space)) {
     if (!isParamActive(spec, params)) continue;
-    params[name] = name in fixed ? fixed[name]! : sampleParamUniformly(spec, rng);
+    params[name] = Object.hasOwn(fixed, name) ? fixed[name]! : sampleParamUniformly(spec, rng);
   }
   return params;
 }

@@ -31,6 +31,6 @@ export function paramsInSamplingOrder(space: SearchSpace): NamedParam[] {
 export function isParamActive(spec: ParamSpec, chosen: Readonly<ParamValues>): boolean {
   const condition = spec.condition;
   if (!condition) return true;
-  if (!(condition.parent in chosen)) return false;
+  if (!Object.hasOwn(chosen, condition.parent)) return false;
   return condition.values.includes(chosen[condition.parent]!);
 }

@@ -1,6 +1,8 @@
 import { isParamActive, paramsInSamplingOrder } from './param-order.js';
 import { numericFromUnit, numericToUnit } from './param-encoding.js';
-import { parseSearchSpace, SearchSpaceError, type NumericParam } from './search-space.schema.js';
+import { parseSearchSpace, searchSpaceSchema, SearchSpaceError, type NumericParam } from './search-space.schema.js';
+import { completeParamsUniformly } from '../sampler/random-sampler.js';
+import { tuningRng } from '../random/tuning-rng.js';
 
 function issuesOf(input: unknown): { field: string; message: string }[] {
   try {
@@ -97,5 +99,26 @@ describe('sampling order and conditions', () => {
     const width = space['width'] as NumericParam;
     // Four grid values share [0, 1] in equal cells of 0.25.
     expect([0.01, 0.3, 0.6, 0.99].map((u) => numericFromUnit(width, u))).toEqual([16, 32, 48, 64]);
+  });
+});
+
+describe('parameter names that Object.prototype also has', () => {
+  it('a condition naming an inherited member ("constructor", "toString") is an unknown parent, not the prototype\'s function', () => {
+    const parsed = searchSpaceSchema.safeParse({
+      a: { type: 'int', low: 1, high: 3, condition: { parent: 'constructor', values: [1] } },
+      b: { type: 'int', low: 1, high: 3, condition: { parent: 'toString', values: [1] } },
+    });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues.map((i) => i.message)).toEqual(['unknown parameter "constructor"', 'unknown parameter "toString"']);
+  });
+
+  it('a parameter may be called "constructor" or "toString" and is sampled like any other, never taken from the prototype', () => {
+    const space = searchSpaceSchema.parse({ constructor: { type: 'int', low: 1, high: 3 }, toString: { type: 'categorical', choices: ['a', 'b'] } });
+    for (let seed = 0; seed < 5; seed++) {
+      const params = completeParamsUniformly(space, {}, tuningRng(seed));
+      expect(typeof params['constructor']).toBe('number');
+      expect(['a', 'b']).toContain(params['toString']);
+    }
+    expect(isParamActive({ type: 'int', low: 1, high: 2, step: 1, log: false, condition: { parent: 'constructor', values: [2] } }, {})).toBe(false);
   });
 });

@@ -89,7 +89,9 @@ const paramName = z
   .string()
   .min(1)
   .max(100)
-  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must start with a letter or "_" and contain only letters, digits, "_", "-" and "."');
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must start with a letter or "_" and contain only letters, digits, "_", "-" and "."')
+  // Parameters live in plain objects keyed by name: this one would be read as the prototype.
+  .refine((name) => name !== '__proto__', 'must not be "__proto__"');
 
 export const searchSpaceSchema = z
   .record(paramName, paramSpecSchema)
@@ -100,7 +102,7 @@ export const searchSpaceSchema = z
     for (const name of names) {
       const condition = space[name]!.condition;
       if (!condition) continue;
-      const parent = space[condition.parent];
+      const parent = Object.hasOwn(space, condition.parent) ? space[condition.parent] : undefined;
       const at = [name, 'condition', 'parent'];
       if (condition.parent === name) {
         ctx.addIssue({ code: 'custom', path: at, message: 'a parameter cannot be its own parent' });
@@ -137,7 +139,7 @@ function findConditionCycle(space: Record<string, { condition?: ParamCondition |
   for (const start of Object.keys(space)) {
     const path = [start];
     let cur = space[start]?.condition?.parent;
-    while (cur !== undefined && space[cur]) {
+    while (cur !== undefined && Object.hasOwn(space, cur)) {
       if (cur === start) return [...path, cur];
       if (path.includes(cur)) break; // a cycle not through `start`: reported from its own members
       path.push(cur);

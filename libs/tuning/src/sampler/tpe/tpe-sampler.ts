@@ -67,7 +67,7 @@ export function createTpeSampler(options: TpeSamplerOptions = {}): Sampler {
         Object.assign(params, sampleJointly(joint, below, above, rng, nCandidates, parzen));
       }
       for (const p of order) {
-        if (p.name in params || !isParamActive(p.spec, params)) continue;
+        if (Object.hasOwn(params, p.name) || !isParamActive(p.spec, params)) continue;
         params[p.name] = sampleJointly([p], below, above, rng, nCandidates, parzen)[p.name]!;
       }
       return { params, samplerAttrs: {} };
@@ -100,7 +100,7 @@ function observations(group: readonly NamedParam[], trials: readonly Trial[]): n
   const cols: number[][] = group.map(() => []);
   for (const t of trials) {
     // A value outside the current space (an edited space, a changed choice list) is left out.
-    if (!group.every(({ name, spec }) => name in t.params && withinSpace(spec, t.params[name]!))) continue;
+    if (!group.every(({ name, spec }) => Object.hasOwn(t.params, name) && withinSpace(spec, t.params[name]!))) continue;
     group.forEach(({ name, spec }, i) => cols[i]!.push(toInternal(spec, t.params[name]!)));
   }
   return cols;
