@@ -106,6 +106,13 @@ describe('decodeDicom', () => {
     expect(() => decodeDicom(writeDicom({ ...CT, transferSyntax: TRANSFER_SYNTAX.jpeg2000 }))).toThrow(/JPEG 2000\).*gdcmconv --raw/);
   });
 
+  it('a transfer syntax UID named like an Object member is an unknown syntax, not the prototype\'s', () => {
+    for (const uid of ['constructor', 'toString']) {
+      expect(() => decodeDicom(writeDicom({ ...CT, transferSyntax: uid }))).toThrow(DicomUnsupportedError);
+      expect(() => decodeDicom(writeDicom({ ...CT, transferSyntax: uid }))).not.toThrow(/\(Object\)|\(toString\)|undefined/);
+    }
+  });
+
   it('refuses colour models it does not decode, and says why a broken file is broken', () => {
     expect(() => decodeDicom(writeDicom({ rows: 1, columns: 1, samplesPerPixel: 3, photometric: 'YBR_FULL', pixels: [1, 2, 3], bitsAllocated: 8 }))).toThrow(DicomUnsupportedError);
     const file = writeDicom(CT);

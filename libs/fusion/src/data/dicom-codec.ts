@@ -139,7 +139,8 @@ function transferSyntaxOf(bytes: Buffer): string {
 }
 
 function unsupportedSyntax(uid: string): DicomUnsupportedError {
-  const known = COMPRESSED_SYNTAXES[uid];
+  // The UID comes from the file: an own-property lookup keeps `constructor` & co. unknown.
+  const known = Object.hasOwn(COMPRESSED_SYNTAXES, uid) ? COMPRESSED_SYNTAXES[uid] : undefined;
   if (known) {
     return new DicomUnsupportedError(
       `uses the compressed transfer syntax ${uid} (${known.name}), which is not supported; decompress it to explicit VR little endian first, e.g. with ${known.fix}`,
