@@ -2,7 +2,9 @@ import { jest } from '@jest/globals';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { generateSyntheticDataset } from '@medfusion/fusion';
+import { createRedis, TrainingQueue } from '@medfusion/queue';
 import {
   apiClient,
   envForChild,
@@ -36,6 +38,7 @@ describe('the gpu-worker confines the files it opens to the data roots', () => {
   let member: string;
   const procs: AppProcess[] = [];
   const jobs: Record<string, string> = {};
+  let goodDataset: string;
 
   const env = (extra: Record<string, string>) => envForChild(r, { DATA_ROOTS: root, ARTIFACTS_DIR: join(workDir, 'artifacts'), ...extra });
 
@@ -110,6 +113,7 @@ describe('the gpu-worker confines the files it opens to the data roots', () => {
 
     // 4. A weights file under the root, later swapped for a link to an environ-like file outside.
     const good = await register('good', join(root, 'good'));
+    goodDataset = good;
     writeFileSync(join(root, 'weights.ckpt'), 'placeholder');
     jobs['weights swapped'] = await submit(good, { weightsPath: join(root, 'weights.ckpt') });
     rmSync(join(root, 'weights.ckpt'));
@@ -136,5 +140,49 @@ describe('the gpu-worker confines the files it opens to the data roots', () => {
     const job = await outcome(jobs[name]!);
     expect({ status: job.status, error: job.error }).toEqual({ status: 'failed', error: expect.stringMatching(reason) });
     for (const secret of SECRETS) expect(job.error).not.toContain(secret);
+  });
+
+  it('starts from a stored model or checkpoint named by id (modelConfig.initialWeights), read from the artifact store', async () => {
+    const first = await outcome(await submit(goodDataset));
+    expect(first.status).toBe('completed');
+    const done = (await api('GET', '/api/v1/models?limit=100', { key: member })).body.items as Array<{ id: string; createdBy: string }>;
+    const model = done.find((m) => m.createdBy === 'mallory')!;
+    expect(model).toBeDefined();
+    const [firstJob] = (await api('GET', '/api/v1/training-jobs?status=completed', { key: member })).body.items as Array<{ id: string }>;
+    const read = new pg.Client({ connectionString: r.databaseUrl });
+    await read.connect();
+    const [ckpt] = (await read.query('SELECT id FROM training_checkpoints WHERE job_id = $1 LIMIT 1', [firstJob!.id])).rows as Array<{ id: string }>;
+    await read.end();
+    const db = new pg.Client({ connectionString: r.databaseUrl });
+    for (const initialWeights of [{ modelId: model.id }, { checkpointId: ckpt!.id }]) {
+      const job = await outcome(await submit(goodDataset, { initialWeights }));
+      expect({ initialWeights, status: job.status, error: job.error }).toEqual({ initialWeights, status: 'completed', error: null });
+    }
+    // The stored file really is read: weights of another shape do not fit, and the error names the field.
+    const misfit = await outcome(await submit(goodDataset, { initialWeights: { modelId: model.id }, convFilters: [6] }));
+    expect(misfit).toMatchObject({ status: 'failed', error: expect.stringMatching(/modelConfig\.initialWeights\.modelId does not fit the model: weight "image_conv1\/kernel"/) });
+
+    // A job of another member's that names mallory's model without passing the gateway (an old row,
+    // a bug elsewhere): the worker checks the owner's rights again and does not read the file.
+    await db.connect();
+    const [eve] = (
+      await db.query(
+        `INSERT INTO training_jobs (name, model_config, data_config, training_config, dataset_id, status, total_epochs, owner)
+         SELECT 'eve', model_config || jsonb_build_object('initialWeights', jsonb_build_object('modelId', $2::text)), data_config, training_config, dataset_id, 'queued', total_epochs, 'eve'
+         FROM training_jobs WHERE id = $1 RETURNING id`,
+        [firstJob!.id, model.id],
+      )
+    ).rows as Array<{ id: string }>;
+    await db.end();
+    const redis = createRedis(r.redisUrl, 'producer');
+    const queue = new TrainingQueue(redis, r.redisPrefix);
+    await queue.enqueue(eve!.id);
+    await queue.close();
+    redis.disconnect();
+    const refused = (await waitFor('eve\'s job to fail', async () => {
+      const job = (await api('GET', `/api/v1/training-jobs/${eve!.id}`, { key: r.adminKey })).body;
+      return job.status === 'failed' || job.status === 'completed' ? job : null;
+    }, 60_000, 250)) as { status: string; error: string };
+    expect(refused).toMatchObject({ status: 'failed', error: expect.stringMatching(new RegExp(`initialWeights\\.modelId: no model with id ${model.id} whose weights eve may use`)) });
   });
 });
