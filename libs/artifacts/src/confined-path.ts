@@ -8,12 +8,13 @@ import { isAbsolute, relative, resolve } from 'node:path';
  */
 export class PathNotAllowedError extends Error {
   readonly code = 'PATH_NOT_ALLOWED';
+  /** `detail`: what is wrong, without the field (the message is `<field> <detail>`). */
   constructor(
     readonly field: string,
     readonly reason: 'not-a-path' | 'outside-roots' | 'missing' | 'unreadable' | 'link-outside',
-    message: string,
+    readonly detail: string,
   ) {
-    super(message);
+    super(`${field} ${detail}`);
     this.name = 'PathNotAllowedError';
   }
 }
@@ -46,13 +47,13 @@ async function realRoots(roots: readonly string[]): Promise<string[]> {
 export async function confinePath(input: string, roots: readonly string[], field: string): Promise<string> {
   const where = roots.length ? `under ${roots.join(', ')}` : 'anywhere (no roots are configured)';
   if (input.includes('\0') || URL_LIKE.test(input)) {
-    throw new PathNotAllowedError(field, 'not-a-path', `${field} must be a file system path ${where}, not a URL`);
+    throw new PathNotAllowedError(field, 'not-a-path', `must be a file system path ${where}, not a URL`);
   }
   const abs = resolve(input);
   const named = roots.map((r) => resolve(r));
   const real = await realRoots(roots);
   if (![...named, ...real].some((r) => isInsideFolder(abs, r))) {
-    throw new PathNotAllowedError(field, 'outside-roots', `${field} "${input}" is outside the data roots; it must lie ${where} (DATA_ROOTS)`);
+    throw new PathNotAllowedError(field, 'outside-roots', `"${input}" is outside the data roots; it must lie ${where} (DATA_ROOTS)`);
   }
   let target: string;
   try {
@@ -62,11 +63,11 @@ export async function confinePath(input: string, roots: readonly string[], field
     throw new PathNotAllowedError(
       field,
       missing ? 'missing' : 'unreadable',
-      missing ? `${field} "${input}" does not exist` : `${field} "${input}" cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      missing ? `"${input}" does not exist` : `"${input}" cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
     );
   }
   if (!real.some((r) => isInsideFolder(target, r))) {
-    throw new PathNotAllowedError(field, 'link-outside', `${field} "${input}" leads outside the data roots through a symbolic link; it must lie ${where}`);
+    throw new PathNotAllowedError(field, 'link-outside', `"${input}" leads outside the data roots through a symbolic link; it must lie ${where}`);
   }
   return target;
 }

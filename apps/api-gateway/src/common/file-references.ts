@@ -35,7 +35,7 @@ export class FileReferences {
     try {
       return await confinePath(input, this.roots, field);
     } catch (err) {
-      if (err instanceof PathNotAllowedError) throw unprocessable(field, err.message.startsWith(`${field} `) ? err.message.slice(field.length + 1) : err.message);
+      if (err instanceof PathNotAllowedError) throw unprocessable(field, err.detail);
       throw err;
     }
   }
