@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { confinePath, LocalArtifactStore } from '@medfusion/artifacts';
+import { confinePath, LocalArtifactStore, pathConfiner } from '@medfusion/artifacts';
 import { CollectiveGroup, RankServer } from '@medfusion/collective';
 import { loadDataset } from '@medfusion/fusion';
 import { decodeCheckpoint, encodeCheckpoint, exportLayersModel, runTrainingSession, selectComputeBackend, type CheckpointMeta } from '@medfusion/training';
@@ -21,10 +21,11 @@ async function main(): Promise<void> {
 
   // Checked again here, where the files are opened: a link under a data root may have been changed to
   // lead out since the gateway checked the path. Every file the loader opens (the CSV, each image) too.
-  const dataPath = await confinePath(input.dataPath, input.dataRoots, 'the dataset\'s dataPath');
+  const confine = await pathConfiner(input.dataRoots);
+  const dataPath = await confine(input.dataPath, "the dataset's dataPath");
   const initialWeights = await startingWeights();
   const data = await loadDataset(dataPath, {
-    resolveFile: (file) => confinePath(file, input.dataRoots, 'the file'),
+    resolveFile: (file) => confine(file, 'the file'),
     imageColumn: input.dataConfig.imageColumn,
     labelColumn: input.dataConfig.labelColumn,
     splitColumn: input.dataConfig.splitColumn,

@@ -45,13 +45,25 @@ async function realRoots(roots: readonly string[]): Promise<string[]> {
  * changed after registration. The returned real path is what should be opened.
  */
 export async function confinePath(input: string, roots: readonly string[], field: string): Promise<string> {
+  return (await pathConfiner(roots))(input, field);
+}
+
+/**
+ * confinePath with the roots' real paths found once: for checking many files in a row (every
+ * image of a data set), when the roots themselves do not change meanwhile.
+ */
+export async function pathConfiner(roots: readonly string[]): Promise<(input: string, field: string) => Promise<string>> {
+  const named = roots.map((r) => resolve(r));
+  const real = await realRoots(roots);
+  return (input, field) => confineTo(input, field, roots, named, real);
+}
+
+async function confineTo(input: string, field: string, roots: readonly string[], named: string[], real: string[]): Promise<string> {
   const where = roots.length ? `under ${roots.join(', ')}` : 'anywhere (no roots are configured)';
   if (input.includes('\0') || URL_LIKE.test(input)) {
     throw new PathNotAllowedError(field, 'not-a-path', `must be a file system path ${where}, not a URL`);
   }
   const abs = resolve(input);
-  const named = roots.map((r) => resolve(r));
-  const real = await realRoots(roots);
   if (![...named, ...real].some((r) => isInsideFolder(abs, r))) {
     throw new PathNotAllowedError(field, 'outside-roots', `"${input}" is outside the data roots; it must lie ${where} (DATA_ROOTS)`);
   }
