@@ -50,7 +50,8 @@ COPY deploy/docker/healthcheck.mjs /app/deploy/docker/healthcheck.mjs
 ENV NODE_ENV=production \
     MEDFUSION_APP=gpu-worker \
     COMPUTE_BACKEND=tensorflow-gpu \
-    ARTIFACTS_DIR=/var/lib/medfusion/artifacts
+    ARTIFACTS_DIR=/var/lib/medfusion/artifacts \
+    DATA_ROOTS=/var/lib/medfusion/datasets
 VOLUME ["/var/lib/medfusion"]
 USER medfusion
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 CMD ["node", "deploy/docker/healthcheck.mjs"]

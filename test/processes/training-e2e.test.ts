@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -157,12 +157,16 @@ describe('training jobs end to end (real processes)', () => {
     const failed = await untilStatus(badColumn.body.id, 'failed', 60_000);
     expect(failed.error).toMatch(/clinical.csv, line 1, column "tumour_grade": has no column "tumour_grade"/);
 
+    // Registered while it was there (a path must exist under a data root), then moved away.
+    mkdirSync(join(workDir, 'not-there'));
     const missing = await api('POST', '/api/v1/datasets', {
       key: r.adminKey,
       body: { name: 'moved', dataPath: join(workDir, 'not-there'), numSamples: 10, numClasses: 2 },
     });
+    expect(missing.status).toBe(201);
+    rmSync(join(workDir, 'not-there'), { recursive: true });
     const lost = await submitTo(missing.body.id, { epochs: 1 });
-    expect((await untilStatus(lost, 'failed', 60_000)).error).toMatch(/data set folder .*not-there cannot be read/);
+    expect((await untilStatus(lost, 'failed', 60_000)).error).toMatch(/dataPath ".*not-there" does not exist/);
 
     // The same worker still trains the next job.
     const ok = await submit({ epochs: 1 });

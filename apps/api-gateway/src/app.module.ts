@@ -6,6 +6,7 @@ import type { Logger } from '@medfusion/runtime';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { ApiKeysController } from './auth/api-keys.controller.js';
+import { FileReferences } from './common/file-references.js';
 import { DatasetsController } from './datasets/datasets.controller.js';
 import { DatasetsService } from './datasets/datasets.service.js';
 import { HealthController } from './health/health.controller.js';
@@ -35,6 +36,7 @@ export class AppModule {
         ApiKeyService,
         IdempotencyService,
         ShutdownState,
+        FileReferences,
         WorkflowsService,
         TrainingJobsService,
         ModelsService,

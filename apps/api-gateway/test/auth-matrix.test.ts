@@ -6,6 +6,10 @@ import { registerDataset, startGateway, trainingJobBody, type GatewayHarness } f
  * creates, reads the shared catalogue (datasets, models) and only its own training jobs and
  * workflows, and changes only what it owns; a viewer reads everything and writes nothing; api-keys
  * is admin only. Every owned resource below belongs to the member "alice".
+ *
+ * 404 or 403: a caller that may not read a resource (bob on alice's job or workflow) gets the 404 of
+ * an unknown id, so it cannot tell the resource exists; 403 is for a caller that may read it but not
+ * change it (a viewer; bob on a catalogue item of alice's).
  */
 
 type Caller = 'admin' | 'alice' | 'bob' | 'viewer';
@@ -31,8 +35,10 @@ interface Action {
 
 const ALL = (status: number): Record<Caller, number> => ({ admin: status, alice: status, bob: status, viewer: status });
 const OWNER_OR_ADMIN = (ok: number): Record<Caller, number> => ({ admin: ok, alice: ok, bob: 403, viewer: 403 });
+/** Changing an owned resource: bob may not even read it, so he gets 404. */
+const OWNED_CHANGE = (ok: number): Record<Caller, number> => ({ admin: ok, alice: ok, bob: 404, viewer: 403 });
 const WRITERS = (ok: number): Record<Caller, number> => ({ admin: ok, alice: ok, bob: ok, viewer: 403 });
-const READ_OWNED: Record<Caller, number> = { admin: 200, alice: 200, bob: 403, viewer: 200 };
+const READ_OWNED: Record<Caller, number> = { admin: 200, alice: 200, bob: 404, viewer: 200 };
 const ADMIN_ONLY = (ok: number): Record<Caller, number> => ({ admin: ok, alice: 403, bob: 403, viewer: 403 });
 
 async function created(res: ApiResponse, what: string): Promise<string> {
@@ -119,7 +125,7 @@ const ACTIONS: Action[] = [
   {
     family: 'workflows',
     action: 'update (PATCH)',
-    expected: OWNER_OR_ADMIN(200),
+    expected: OWNED_CHANGE(200),
     prepare: (env) => newWorkflow(env),
     call: (env, key, id) => env.h.api('PATCH', `/api/v1/workflows/${id}`, { key, body: { name: 'renamed', nodes: [{ id: 'only', type: 'train' }], edges: [] } }),
     verify: async (env, _c, res, id) => {
@@ -131,7 +137,7 @@ const ACTIONS: Action[] = [
   {
     family: 'workflows',
     action: 'delete',
-    expected: OWNER_OR_ADMIN(204),
+    expected: OWNED_CHANGE(204),
     prepare: (env) => newWorkflow(env),
     call: (env, key, id) => env.h.api('DELETE', `/api/v1/workflows/${id}`, { key }),
     verify: stillThere((id) => `/api/v1/workflows/${id}`),
@@ -169,7 +175,7 @@ const ACTIONS: Action[] = [
   {
     family: 'training-jobs',
     action: 'pause',
-    expected: OWNER_OR_ADMIN(200),
+    expected: OWNED_CHANGE(200),
     prepare: (env) => newJob(env),
     call: (env, key, id) => env.h.api('POST', `/api/v1/training-jobs/${id}/pause`, { key }),
     verify: async (env, _c, res, id) => expect(await jobStatus(env, id)).toBe(res.status === 200 ? 'paused' : 'queued'),
@@ -177,7 +183,7 @@ const ACTIONS: Action[] = [
   {
     family: 'training-jobs',
     action: 'resume',
-    expected: OWNER_OR_ADMIN(200),
+    expected: OWNED_CHANGE(200),
     prepare: async (env) => {
       const id = await newJob(env);
       const paused = await env.h.api('POST', `/api/v1/training-jobs/${id}/pause`, { key: env.keys.alice });
@@ -190,7 +196,7 @@ const ACTIONS: Action[] = [
   {
     family: 'training-jobs',
     action: 'stop',
-    expected: OWNER_OR_ADMIN(200),
+    expected: OWNED_CHANGE(200),
     prepare: (env) => newJob(env),
     call: (env, key, id) => env.h.api('POST', `/api/v1/training-jobs/${id}/stop`, { key }),
     verify: async (env, _c, res, id) => expect(await jobStatus(env, id)).toBe(res.status === 200 ? 'stopped' : 'queued'),
@@ -198,7 +204,7 @@ const ACTIONS: Action[] = [
   {
     family: 'training-jobs',
     action: 'delete',
-    expected: OWNER_OR_ADMIN(204),
+    expected: OWNED_CHANGE(204),
     prepare: (env) => newJob(env),
     call: (env, key, id) => env.h.api('DELETE', `/api/v1/training-jobs/${id}`, { key }),
     verify: stillThere((id) => `/api/v1/training-jobs/${id}`),
@@ -226,7 +232,7 @@ const ACTIONS: Action[] = [
     action: 'create',
     expected: WRITERS(201),
     call: (env, key) =>
-      env.h.api('POST', '/api/v1/datasets', { key, body: { name: 'new', dataPath: '/data/new', numSamples: 10, numClasses: 2 } }),
+      env.h.api('POST', '/api/v1/datasets', { key, body: { name: 'new', dataPath: env.h.dataFolder('new'), numSamples: 10, numClasses: 2 } }),
   },
   {
     family: 'datasets',
@@ -394,6 +400,11 @@ describe('authentication and the role matrix', () => {
       if (expected === 403) {
         expect(res.body).toMatchObject({ statusCode: 403, details: [{ field: 'Authorization' }] });
         expect(res.body.message).toContain(caller === 'viewer' ? 'viewer' : 'member');
+      }
+      if (expected === 404) {
+        // Exactly what an unknown id gets: nothing says the resource exists or whose it is.
+        expect(res.body).toMatchObject({ statusCode: 404, details: [{ field: 'id' }] });
+        expect(res.body.message).toMatch(new RegExp(`^[a-z ]+ ${id} not found$`));
       }
       await action.verify?.(env, caller, res, id);
     });

@@ -110,13 +110,13 @@ describe('CRUD over REST', () => {
     it('registers with defaults, lists, gets and deletes', async () => {
       const res = await h.api('POST', '/api/v1/datasets', {
         key: member,
-        body: { name: 'derm', dataPath: '/data/derm', numSamples: 10, numClasses: 2, classDistribution: { benign: 6, malignant: 4 } },
+        body: { name: 'derm', dataPath: h.dataFolder('derm'), numSamples: 10, numClasses: 2, classDistribution: { benign: 6, malignant: 4 } },
       });
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({
         name: 'derm',
         description: '',
-        dataPath: '/data/derm',
+        dataPath: h.dataFolder('derm'),
         numSamples: 10,
         numClasses: 2,
         trainSamples: 0,

@@ -1,4 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { createLogger } from '@medfusion/runtime';
 import { apiClient, isolatedResources, type ApiClient, type IsolatedResources } from '@medfusion/testing';
@@ -11,6 +14,10 @@ export interface GatewayHarness {
   baseUrl: string;
   api: ApiClient;
   adminKey: string;
+  /** This gateway's data root (DATA_ROOTS): registered dataset paths must lie under it. */
+  dataRoot: string;
+  /** Makes a folder `name` under the data root and returns its (real) path, for dataPath. */
+  dataFolder(name: string): string;
   /** Creates an API key with this role and owner through the REST API and returns the secret. */
   createKey(role: 'admin' | 'member' | 'viewer', owner: string): Promise<string>;
   close(): Promise<void>;
@@ -18,7 +25,8 @@ export interface GatewayHarness {
 
 /** The real gateway in-process on a free port, with its own database and Redis prefix. */
 export async function startGateway(envOverrides: Record<string, string> = {}): Promise<GatewayHarness> {
-  const resources = await isolatedResources(envOverrides);
+  const dataRoot = realpathSync(mkdtempSync(join(tmpdir(), 'mf-data-root-')));
+  const resources = await isolatedResources({ DATA_ROOTS: dataRoot, ...envOverrides });
   const app = await createGatewayApp(resources.env, createLogger('api-gateway-test', resources.env.LOG_LEVEL));
   await app.listen(0, '127.0.0.1');
   const baseUrl = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -30,6 +38,12 @@ export async function startGateway(envOverrides: Record<string, string> = {}): P
     baseUrl,
     api,
     adminKey: resources.adminKey,
+    dataRoot,
+    dataFolder(name) {
+      const dir = join(dataRoot, name);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    },
     async createKey(role, owner) {
       const res = await api('POST', '/api/v1/api-keys', { key: resources.adminKey, body: { name: `${role} ${owner}`, role, owner } });
       if (res.status !== 201) throw new Error(`could not create ${role} key: ${res.status} ${JSON.stringify(res.body)}`);
@@ -38,6 +52,7 @@ export async function startGateway(envOverrides: Record<string, string> = {}): P
     async close() {
       await app.close();
       await resources.cleanup();
+      rmSync(dataRoot, { recursive: true, force: true });
     },
   };
 }
@@ -46,7 +61,7 @@ export async function startGateway(envOverrides: Record<string, string> = {}): P
 export async function registerDataset(h: GatewayHarness, key: string, name = 'chest-xray'): Promise<string> {
   const res = await h.api('POST', '/api/v1/datasets', {
     key,
-    body: { name, dataPath: '/data/chest-xray', numSamples: 100, numClasses: 2, trainSamples: 70, valSamples: 15, testSamples: 15 },
+    body: { name, dataPath: h.dataFolder('chest-xray'), numSamples: 100, numClasses: 2, trainSamples: 70, valSamples: 15, testSamples: 15 },
   });
   if (res.status !== 201) throw new Error(`dataset registration failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id as string;

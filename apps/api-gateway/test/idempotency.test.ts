@@ -74,7 +74,7 @@ describe('Idempotency-Key', () => {
 
   it('datasets: the same key and body twice create one row', async () => {
     const name = unique('ds');
-    const body = { name, dataPath: '/data/x', numSamples: 10, numClasses: 2, trainSamples: 8, valSamples: 1, testSamples: 1 };
+    const body = { name, dataPath: h.dataFolder('x'), numSamples: 10, numClasses: 2, trainSamples: 8, valSamples: 1, testSamples: 1 };
     const first = await post('/api/v1/datasets', alice, 'retry-ds-1', body);
     const second = await post('/api/v1/datasets', alice, 'retry-ds-1', body);
     expectReplayOf(first, second);
@@ -142,7 +142,7 @@ describe('Idempotency-Key', () => {
     expect(await count('training_jobs', 'name = $1', [otherName])).toBe(0);
 
     // ...and so is the same key on another route
-    const elsewhere = await post('/api/v1/datasets', alice, 'reused-key', { name: unique('ds'), dataPath: '/x', numSamples: 1, numClasses: 1 });
+    const elsewhere = await post('/api/v1/datasets', alice, 'reused-key', { name: unique('ds'), dataPath: h.dataFolder('x'), numSamples: 1, numClasses: 1 });
     expect(elsewhere.status).toBe(422);
     expect(elsewhere.body.message).toContain('POST /api/v1/training-jobs');
 
@@ -213,8 +213,8 @@ describe('Idempotency-Key', () => {
   });
   it('the same body with its keys in another order is the same request', async () => {
     const name = unique('ds-order');
-    const first = await post('/api/v1/datasets', alice, 'order-1', { name, dataPath: '/d', numSamples: 4, numClasses: 2 });
-    const second = await post('/api/v1/datasets', alice, 'order-1', { numClasses: 2, numSamples: 4, dataPath: '/d', name });
+    const first = await post('/api/v1/datasets', alice, 'order-1', { name, dataPath: h.dataFolder('d'), numSamples: 4, numClasses: 2 });
+    const second = await post('/api/v1/datasets', alice, 'order-1', { numClasses: 2, numSamples: 4, dataPath: h.dataFolder('d'), name });
     expectReplayOf(first, second);
     expect(await count('datasets', 'name = $1', [name])).toBe(1);
   });
@@ -233,7 +233,7 @@ describe('Idempotency-Key', () => {
       `INSERT INTO idempotency_keys (owner, key, method, path, request_hash, state, created_at)
        VALUES ('alice', 'stale-1', 'POST', '/api/v1/datasets', repeat('0', 64), 'in_progress', now() - interval '10 minutes')`,
     );
-    const res = await post('/api/v1/datasets', alice, 'stale-1', { name, dataPath: '/d', numSamples: 4, numClasses: 2 });
+    const res = await post('/api/v1/datasets', alice, 'stale-1', { name, dataPath: h.dataFolder('d'), numSamples: 4, numClasses: 2 });
     expect(res.status).toBe(201);
     expect(await count('datasets', 'name = $1', [name])).toBe(1);
   });

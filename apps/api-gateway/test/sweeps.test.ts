@@ -126,13 +126,15 @@ describe('sweeps over REST', () => {
 
   it('owners, admins and viewers read; only the owner or an admin changes; viewers create nothing', async () => {
     const { body: sweep } = await create(body());
-    expect((await h.api('GET', `/api/v1/sweeps/${sweep.id}`, { key: bob })).status).toBe(403);
-    expect((await h.api('GET', `/api/v1/sweeps/${sweep.id}/trials`, { key: bob })).status).toBe(403);
+    // Another member may not read the sweep: 404, as for an unknown id (it cannot tell it exists).
+    expect((await h.api('GET', `/api/v1/sweeps/${sweep.id}`, { key: bob })).status).toBe(404);
+    expect((await h.api('GET', `/api/v1/sweeps/${sweep.id}/trials`, { key: bob })).status).toBe(404);
     expect((await h.api('GET', `/api/v1/sweeps/${sweep.id}`, { key: viewer })).status).toBe(200);
     expect((await h.api('GET', `/api/v1/sweeps/${sweep.id}`, { key: h.adminKey })).status).toBe(200);
-    expect((await h.api('POST', `/api/v1/sweeps/${sweep.id}/stop`, { key: bob })).status).toBe(403);
+    expect((await h.api('POST', `/api/v1/sweeps/${sweep.id}/stop`, { key: bob })).status).toBe(404);
+    // A viewer reads it but changes nothing: 403.
     expect((await h.api('POST', `/api/v1/sweeps/${sweep.id}/stop`, { key: viewer })).status).toBe(403);
-    expect((await h.api('POST', `/api/v1/sweeps/${sweep.id}/trials`, { key: bob, body: { params: {} } })).status).toBe(403);
+    expect((await h.api('POST', `/api/v1/sweeps/${sweep.id}/trials`, { key: bob, body: { params: {} } })).status).toBe(404);
     expect((await create(body(), viewer)).status).toBe(403);
     expect((await h.api('GET', `/api/v1/sweeps/00000000-0000-4000-8000-000000000000`, { key: alice })).status).toBe(404);
     expect((await h.api('GET', `/api/v1/sweeps/not-a-uuid`, { key: alice })).status).toBe(400);

@@ -12,6 +12,14 @@ export interface TrainingThreadInput {
   trainingConfig: TrainingConfig;
   dataConfig: DataConfig;
   dataPath: string;
+  /**
+   * Folders the data set's files and a `modelConfig.weightsPath` must lie under (DATA_ROOTS and the
+   * uploads folder), checked again in the thread where they are opened: the gateway checked them
+   * when they were submitted, but a link can change since.
+   */
+  dataRoots: string[];
+  /** Stored weights named by `modelConfig.initialWeights`, found by the main thread: a location inside artifactsDir. */
+  storedWeights: { location: string; label: string } | null;
   artifactsDir: string;
   /** Key of the checkpoint to resume from, in the artifact store. */
   resumeFrom: string | null;

@@ -1,15 +1,19 @@
 import { availableParallelism } from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
-import type { DataSource } from 'typeorm';
+import { IsNull, type DataSource } from 'typeorm';
 import type { ArtifactStore } from '@medfusion/artifacts';
 import { RANK_LOSS_CODES } from '@medfusion/collective';
-import { computeThreads, type Env } from '@medfusion/config';
+import { computeThreads, dataRoots, type Env } from '@medfusion/config';
 import type { TrainingEvent } from '@medfusion/contracts';
+import { mayUseFiles } from '@medfusion/domain';
 import {
+  ApiKeyEntity,
   DatasetEntity,
   GangRepository,
+  ModelEntity,
   isGangJob,
   LostOwnershipError,
+  TrainingCheckpointEntity,
   TrainingCheckpointRepository,
   TrainingJobEntity,
   TrainingRunRepository,
@@ -159,6 +163,8 @@ export class TrainingJobRunner {
     if (gang && resumeId && !resume) return this.failJob(job, fence, gang, `checkpoint ${resumeId} to resume from was deleted`);
     if (fence) await this.runs.truncateHistory(fence, resume?.epoch ?? 0);
     if (resume) log.info({ epoch: resume.epoch, step: resume.step }, 'resuming from checkpoint');
+    const stored = resume ? null : await this.storedWeights(job);
+    if (typeof stored === 'string') return this.failJob(job, fence, gang, stored);
     const env = this.deps.env;
     const a = gang?.assignment;
 
@@ -172,6 +178,8 @@ export class TrainingJobRunner {
       trainingConfig: job.trainingConfig,
       dataConfig: job.dataConfig,
       dataPath: dataset.dataPath,
+      dataRoots: dataRoots(env),
+      storedWeights: stored,
       artifactsDir: this.deps.env.ARTIFACTS_DIR,
       resumeFrom: resume ? this.deps.store.keyOf(resume.checkpointPath) : null,
       backend: this.deps.env.COMPUTE_BACKEND,
@@ -377,6 +385,30 @@ export class TrainingJobRunner {
         : exit.error.message
       : `the training thread exited with code ${exit.code} without a result`;
     return this.failJob(job, fence, gang, reason);
+  }
+
+  /**
+   * The stored file of `modelConfig.initialWeights`, checked again against the job's owner (the
+   * gateway checked the submitter; a sweep's trials and older rows come by other ways): null when
+   * the job names none, else its location, or a message saying why the job cannot start from it.
+   */
+  private async storedWeights(job: TrainingJobEntity): Promise<TrainingThreadInput['storedWeights'] | string> {
+    const ref = job.modelConfig.initialWeights;
+    if (!ref) return null;
+    // The job's owner's rights: an owner holding a live admin key may use anyone's weights, as at submission.
+    const admin = await this.deps.ds.getRepository(ApiKeyEntity).existsBy({ owner: job.owner, role: 'admin', revokedAt: IsNull() });
+    const principal = { keyId: '', owner: job.owner, role: admin ? ('admin' as const) : ('member' as const) };
+    if ('modelId' in ref) {
+      const model = await this.deps.ds.getRepository(ModelEntity).findOneBy({ id: ref.modelId });
+      if (!model || !mayUseFiles(principal, model.createdBy)) return `modelConfig.initialWeights.modelId: no model with id ${ref.modelId} whose weights ${job.owner} may use (deleted?)`;
+      return { location: model.modelPath, label: 'modelConfig.initialWeights.modelId' };
+    }
+    const ckpt = await this.deps.ds.getRepository(TrainingCheckpointEntity).findOneBy({ id: ref.checkpointId });
+    const source = ckpt ? await this.deps.ds.getRepository(TrainingJobEntity).findOne({ where: { id: ckpt.jobId }, select: { id: true, owner: true } }) : null;
+    if (!ckpt || !source || !mayUseFiles(principal, source.owner)) {
+      return `modelConfig.initialWeights.checkpointId: no checkpoint with id ${ref.checkpointId} whose weights ${job.owner} may use (deleted, or pruned by keepLastCheckpoints?)`;
+    }
+    return { location: ckpt.checkpointPath, label: 'modelConfig.initialWeights.checkpointId' };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { LocalArtifactStore } from '@medfusion/artifacts';
+import { confinePath, LocalArtifactStore, pathConfiner } from '@medfusion/artifacts';
 import { CollectiveGroup, RankServer } from '@medfusion/collective';
 import { loadDataset } from '@medfusion/fusion';
 import { decodeCheckpoint, encodeCheckpoint, exportLayersModel, runTrainingSession, selectComputeBackend, type CheckpointMeta } from '@medfusion/training';
@@ -19,7 +19,13 @@ async function main(): Promise<void> {
   const backend = await selectComputeBackend(input.backend, { threads: input.computeThreads });
   post({ type: 'backend', name: backend.name, label: backend.label, threads: backend.threads, nhwcAddon: backend.nhwcAddon, gemm: backend.gemm, skipped: backend.skipped });
 
-  const data = await loadDataset(input.dataPath, {
+  // Checked again here, where the files are opened: a link under a data root may have been changed to
+  // lead out since the gateway checked the path. Every file the loader opens (the CSV, each image) too.
+  const confine = await pathConfiner(input.dataRoots);
+  const dataPath = await confine(input.dataPath, "the dataset's dataPath");
+  const initialWeights = await startingWeights();
+  const data = await loadDataset(dataPath, {
+    resolveFile: (file) => confine(file, 'the file'),
     imageColumn: input.dataConfig.imageColumn,
     labelColumn: input.dataConfig.labelColumn,
     splitColumn: input.dataConfig.splitColumn,
@@ -35,7 +41,7 @@ async function main(): Promise<void> {
 
   const group = input.collective ? await joinGang(input.jobId, input.collective) : undefined;
   try {
-    await train(store, backend, data, group);
+    await train(store, backend, data, group, initialWeights);
   } finally {
     await group?.close();
   }
@@ -73,11 +79,28 @@ async function joinGang(jobId: string, c: CollectiveThreadSettings): Promise<Col
   return group;
 }
 
+/**
+ * Where the job's starting weights are, checked where they are read: a weightsPath under the data
+ * roots (links resolved), stored weights named by id inside the artifact store. A resumed job takes
+ * its weights from its checkpoint instead.
+ */
+async function startingWeights(): Promise<{ path: string; label: string } | undefined> {
+  if (input.resumeFrom) return undefined;
+  if (input.storedWeights) {
+    const { location, label } = input.storedWeights;
+    return { path: await confinePath(location, [input.artifactsDir], label), label };
+  }
+  const given = input.modelConfig.weightsPath;
+  if (given === undefined) return undefined;
+  return { path: await confinePath(given, input.dataRoots, 'modelConfig.weightsPath'), label: 'modelConfig.weightsPath' };
+}
+
 async function train(
   store: LocalArtifactStore,
   backend: Awaited<ReturnType<typeof selectComputeBackend>>,
   data: Awaited<ReturnType<typeof loadDataset>>,
   group: CollectiveGroup | undefined,
+  initialWeights: { path: string; label: string } | undefined,
 ): Promise<void> {
   const resume = input.resumeFrom ? decodeCheckpoint<CheckpointMeta>(await store.get(input.resumeFrom), input.resumeFrom) : undefined;
   const outcome = await runTrainingSession({
@@ -95,6 +118,7 @@ async function train(
       post({ type: 'checkpoint', key, location, size, meta: info.meta, metrics: info.metrics, reason: info.reason });
     },
     distributed: group ? { group } : undefined,
+    initialWeights,
   });
   if (group && group.rank !== 0) {
     // Rank 0 exports the model and reports the outcome; the replicas hold the same weights.

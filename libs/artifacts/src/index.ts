@@ -1,1 +1,2 @@
 export * from './artifact-store.js';
+export * from './confined-path.js';

@@ -1,4 +1,5 @@
-import { ConfigError, computeThreads, loadEnv } from './env.schema.js';
+import { resolve } from 'node:path';
+import { ConfigError, computeThreads, dataRoots, loadEnv } from './env.schema.js';
 
 describe('loadEnv', () => {
   it('has defaults that work on a developer machine', () => {
@@ -44,5 +45,20 @@ describe('computeThreads', () => {
   it('accepts onnx-cpu as a backend and rejects a thread count of 0', () => {
     expect(loadEnv({ COMPUTE_BACKEND: 'onnx-cpu' }).COMPUTE_BACKEND).toBe('onnx-cpu');
     expect(() => loadEnv({ COMPUTE_THREADS: '0' })).toThrow(/COMPUTE_THREADS/);
+  });
+});
+
+describe('dataRoots', () => {
+  it('defaults to ./var/datasets plus the uploads folder, made absolute', () => {
+    expect(dataRoots(loadEnv({}))).toEqual([resolve('./var/artifacts/datasets'), resolve('./var/datasets')]);
+  });
+
+  it('splits DATA_ROOTS on commas and colons and always keeps the uploads folder', () => {
+    const env = loadEnv({ DATA_ROOTS: '/data/a, /data/b:/data/c,', ARTIFACTS_DIR: '/srv/artifacts' });
+    expect(dataRoots(env)).toEqual(['/srv/artifacts/datasets', '/data/a', '/data/b', '/data/c']);
+  });
+
+  it('refuses a DATA_ROOTS that names no folder', () => {
+    expect(() => loadEnv({ DATA_ROOTS: ' , :' })).toThrow(/DATA_ROOTS: must name at least one folder/);
   });
 });

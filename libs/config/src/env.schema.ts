@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 const bool = z
@@ -33,6 +34,16 @@ export const envSchema = z.object({
   /** An admin API key created at start if absent (at least 32 characters). */
   BOOTSTRAP_ADMIN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   ARTIFACTS_DIR: z.string().min(1).default('./var/artifacts'),
+  /**
+   * Folders that user-given paths (a dataset's `dataPath`, `modelConfig.weightsPath`) must lie
+   * under, symbolic links resolved: comma- or colon-separated. The uploads folder
+   * (<ARTIFACTS_DIR>/datasets) is always added; see dataRoots.
+   */
+  DATA_ROOTS: z
+    .string()
+    .default('./var/datasets')
+    .transform((v) => v.split(/[,:]/).map((p) => p.trim()).filter((p) => p !== ''))
+    .pipe(z.array(z.string()).min(1, 'must name at least one folder')),
   /** Largest dataset archive `POST /datasets/upload` accepts (413 above it); streamed to disk, never held in memory. */
   DATASET_UPLOAD_LIMIT_BYTES: z.coerce.number().int().min(1024).max(2 ** 50).default(2 * 1024 ** 3),
   /** Most bytes an uploaded archive may unpack to (stops zip and tar bombs; 413 above it). */
@@ -96,6 +107,22 @@ export type Env = z.infer<typeof envSchema>;
 /** Threads per training job: COMPUTE_THREADS, else the cores shared evenly by the worker's job slots. */
 export function computeThreads(env: Pick<Env, 'COMPUTE_THREADS' | 'GPU_WORKER_DEVICES'>, cores: number): number {
   return env.COMPUTE_THREADS ?? Math.max(1, Math.floor(cores / env.GPU_WORKER_DEVICES));
+}
+
+/**
+ * Where uploaded datasets are unpacked (the artifact store's `datasets/` prefix, as
+ * apps/api-gateway's uploadedDatasetKey writes them): always a data root.
+ */
+export function uploadsRoot(env: Pick<Env, 'ARTIFACTS_DIR'>): string {
+  return resolve(env.ARTIFACTS_DIR, 'datasets');
+}
+
+/**
+ * The folders user-given paths must lie under: the uploads folder, then DATA_ROOTS, each made
+ * absolute against the working directory (as the apps resolve ARTIFACTS_DIR), without repeats.
+ */
+export function dataRoots(env: Pick<Env, 'ARTIFACTS_DIR' | 'DATA_ROOTS'>): string[] {
+  return [...new Set([uploadsRoot(env), ...env.DATA_ROOTS.map((r) => resolve(r))])];
 }
 
 export class ConfigError extends Error {

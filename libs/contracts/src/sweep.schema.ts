@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { choiceValueSchema, DIRECTIONS, isInDomain, searchSpaceSchema, type ChoiceValue, type ParamSpec, type SearchSpace } from '@medfusion/tuning';
 import { FieldPathError, setAtPath } from './field-paths.js';
-import { createTrainingJobSchema, dataConfigSchema, modelConfigSchema, trainingConfigSchema, type CreateTrainingJob } from './training-job.schema.js';
+import { createTrainingJobSchema, dataConfigSchema, modelConfigSchema, TRAINING_JOB_FILE_FIELDS, trainingConfigSchema, type CreateTrainingJob } from './training-job.schema.js';
 
 /**
  * Hyper-parameter sweeps (issue #7). Statuses and trial states are persisted, so the strings are
@@ -176,6 +176,12 @@ function probeValues(spec: ParamSpec): ChoiceValue[] {
 export function searchSpaceIssuesAgainstJob(space: SearchSpace, base: SweepBaseTrainingJob): { path: (string | number)[]; message: string }[] {
   const issues: { path: (string | number)[]; message: string }[] = [];
   for (const [name, spec] of Object.entries(space)) {
+    const file = TRAINING_JOB_FILE_FIELDS.find((f) => name === f || name.startsWith(`${f}.`));
+    if (file) {
+      // Each such value would need the checks of a submitted job (roots, ownership); set it in baseTrainingJob.
+      issues.push({ path: ['searchSpace', name], message: `${file} names files on the workers and cannot be a search parameter; set it in baseTrainingJob.modelConfig` });
+      continue;
+    }
     for (const value of probeValues(spec)) {
       try {
         trialTrainingJob(base, { [name]: value }, 'probe');

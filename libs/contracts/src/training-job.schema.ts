@@ -31,6 +31,17 @@ export type ViewAggregation = (typeof VIEW_AGGREGATIONS)[number];
 export const ATTENTION_SUPERVISION_TYPES = ['mask', 'cam'] as const;
 export type AttentionSupervisionType = (typeof ATTENTION_SUPERVISION_TYPES)[number];
 
+/** Stored weights a job may start from, named by id (never by path: paths are the server's business). */
+export const initialWeightsSchema = z.union([z.strictObject({ modelId: z.uuid() }), z.strictObject({ checkpointId: z.uuid() })]);
+export type InitialWeightsRef = z.infer<typeof initialWeightsSchema>;
+
+/**
+ * Fields of a training job that name files on the workers, relative to the job body. They are
+ * checked against the caller's rights at the edge (not by schema), so sweeps refuse them as search
+ * parameters: a trial's values are not checked one by one.
+ */
+export const TRAINING_JOB_FILE_FIELDS = ['modelConfig.weightsPath', 'modelConfig.initialWeights'] as const;
+
 export const modelConfigSchema = z.strictObject({
   backbone: z.enum(IMAGE_BACKBONES).default('small_cnn'),
   fusion: z.enum(FUSION_TYPES).default('concatenate'),
@@ -86,9 +97,17 @@ export const modelConfigSchema = z.strictObject({
   /**
    * User-supplied starting weights, a path on the worker's file system (nothing is ever
    * downloaded): a TF.js layers model folder or its model.json, or a MedFusion checkpoint. Matched
-   * by weight name and shape; every image-backbone weight must be there (docs/models.md).
+   * by weight name and shape; every image-backbone weight must be there (docs/models.md). It must
+   * lie under a data root (DATA_ROOTS or the uploads folder), symbolic links resolved; stored
+   * models and checkpoints are named by id with `initialWeights` instead.
    */
   weightsPath: z.string().min(1).max(4096).optional(),
+  /**
+   * Start from a stored model's or checkpoint's weights, by id: `{ "modelId": uuid }` (a trained
+   * model in the catalogue) or `{ "checkpointId": uuid }` (a checkpoint of a training job). The
+   * caller must own it (or be an admin); the worker reads the stored file. Matched like weightsPath.
+   */
+  initialWeights: initialWeightsSchema.optional(),
   /**
    * Images per case (dataConfig.viewColumns, one column each) through one shared backbone, joined by
    * `aggregation` over the views present. count 1 = one image per case (dataConfig.imageColumn).
@@ -112,6 +131,9 @@ export const modelConfigSchema = z.strictObject({
     })
     .optional(),
 }).superRefine((m, ctx) => {
+  if (m.weightsPath !== undefined && m.initialWeights !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['initialWeights'], message: 'give either weightsPath or initialWeights, not both' });
+  }
   if (m.attentionSupervision && m.backbone === 'vit_tiny') {
     ctx.addIssue({ code: 'custom', path: ['attentionSupervision'], message: 'attentionSupervision needs a convolutional backbone (a spatial feature map); vit_tiny has none' });
   }

@@ -33,6 +33,16 @@ export function mayChange(principal: Principal, resourceOwner: string | null): b
   return principal.role === 'member' && resourceOwner === principal.owner;
 }
 
+/**
+ * The files behind a resource: its server paths (`dataPath`, `modelPath`, `checkpointPath`) and the
+ * stored weights a training job may start from (`modelConfig.initialWeights`). Only admins and the
+ * resource's owner: the catalogue shares what a dataset or model is, not where it lies on the
+ * workers or the weights themselves.
+ */
+export function mayUseFiles(principal: Principal, resourceOwner: string | null): boolean {
+  return principal.role === 'admin' || (resourceOwner !== null && principal.owner === resourceOwner);
+}
+
 /** Owner filter for list queries: undefined means "no filter". */
 export function listOwnerFilter(principal: Principal, visibility: Visibility): string | undefined {
   return principal.role === 'member' && visibility === 'owned' ? principal.owner : undefined;

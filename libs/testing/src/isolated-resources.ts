@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { loadEnv, type Env } from '@medfusion/config';
@@ -80,10 +81,15 @@ export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promi
   }
 }
 
-/** Env variables for a child process using the same isolated resources. */
+/**
+ * Env variables for a child process using the same isolated resources. Tests keep their data sets
+ * in temporary folders, so the system's temp folder is the apps' data root (DATA_ROOTS) unless
+ * `extra` says otherwise.
+ */
 export function envForChild(r: IsolatedResources, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    DATA_ROOTS: tmpdir(),
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     DATABASE_URL: r.databaseUrl,

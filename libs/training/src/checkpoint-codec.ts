@@ -54,7 +54,8 @@ export function decodeCheckpoint<M>(buf: Buffer, source: string): CheckpointCont
   try {
     header = JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as Header<M>;
   } catch (err) {
-    throw new Error(`checkpoint ${source} has an unreadable header: ${(err as Error).message}`, { cause: err });
+    // Not the parser's message: it quotes the bytes it choked on, and the file may not be a checkpoint at all.
+    throw new Error(`checkpoint ${source} has an unreadable header (not JSON)`, { cause: err });
   }
   if (header.format !== 'medfusion-checkpoint' || header.version !== 1) throw new Error(`checkpoint ${source} is not a MedFusion v1 checkpoint`);
   const base = 4 + len;

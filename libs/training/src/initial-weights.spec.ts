@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -81,6 +81,35 @@ describe('loadInitialWeights', () => {
     await expect(loadInitialWeights(tf, build(2), join(dir, 'missing'))).rejects.toThrow(/modelConfig.weightsPath .*missing cannot be read/);
     const other = checkpointFile('other.ckpt', [{ name: 'dense_9/kernel', shape: [1], data: new Float32Array(1) }]);
     await expect(loadInitialWeights(tf, build(2, { fusion: 'clinical_only' }), other)).rejects.toThrow(/none of the model's weights is in .*other\.ckpt/);
+  });
+
+  it('never quotes the bytes of a file that is not weights (e.g. /etc/passwd or /proc/self/environ named as weights)', async () => {
+    const secret = 'root:x:0:0:SECRET_TOKEN=hunter2-do-not-leak';
+    const plain = join(dir, 'passwd');
+    writeFileSync(plain, `${secret}\n`);
+    const asJson = join(dir, 'secret.json');
+    writeFileSync(asJson, `${secret} {"weightsManifest": [`);
+    const manifestOfSecrets = join(dir, 'manifest-secrets');
+    mkdirSync(manifestOfSecrets);
+    writeFileSync(join(manifestOfSecrets, 'model.json'), JSON.stringify({ weightsManifest: [{ paths: ['w.bin'], weights: [{ name: secret, shape: [1], dtype: secret }] }] }));
+    writeFileSync(join(manifestOfSecrets, 'w.bin'), Buffer.alloc(4));
+    const other = checkpointFile('secret-names.ckpt', [{ name: secret, shape: [1], data: new Float32Array(1) }]);
+    for (const path of [plain, asJson, manifestOfSecrets, other]) {
+      const err = await loadInitialWeights(tf, build(2, { fusion: path === other ? 'clinical_only' : 'concatenate' }), path).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect({ path, message: (err as Error).message }).toEqual({ path, message: expect.not.stringContaining('SECRET') });
+      expect((err as Error).message).not.toContain('root:x');
+    }
+  });
+
+  it('refuses a weight file that is a link out of the model folder', async () => {
+    const outside = join(dir, 'outside.bin');
+    writeFileSync(outside, Buffer.alloc(4096, 7));
+    const folder = join(dir, 'linked-model');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'model.json'), JSON.stringify({ weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'image_conv1/kernel', shape: [3, 3, 1, 4] }] }] }));
+    symlinkSync(outside, join(folder, 'w.bin'));
+    await expect(loadInitialWeights(tf, build(2), folder)).rejects.toThrow(/names weight file "w.bin", a link that leads outside its folder/);
   });
 
   it('is what a training session starts from', async () => {

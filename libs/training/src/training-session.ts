@@ -91,6 +91,12 @@ export interface TrainingSessionOptions {
    * control requests apply to every rank.
    */
   distributed?: DistributedTraining;
+  /**
+   * Where the starting weights are, as the worker resolved and checked it (`modelConfig.weightsPath`
+   * confined to the data roots, or the stored file of `modelConfig.initialWeights`); `label` names
+   * the field in errors. Unset: `modelConfig.weightsPath` as given.
+   */
+  initialWeights?: { path: string; label: string };
 }
 
 export type TrainingOutcome =
@@ -128,7 +134,8 @@ export async function runTrainingSession(o: TrainingSessionOptions): Promise<Tra
     categoricalCardinalities: vocabularies.map((v) => v.length + 1),
   });
   // User-supplied starting weights; a resumed run takes every weight from its checkpoint instead.
-  if (o.modelConfig.weightsPath && !o.resume) await loadInitialWeights(tf, model, o.modelConfig.weightsPath);
+  const start = o.initialWeights ?? (o.modelConfig.weightsPath ? { path: o.modelConfig.weightsPath, label: 'modelConfig.weightsPath' } : undefined);
+  if (start && !o.resume) await loadInitialWeights(tf, model, start.path, start.label);
   // With an auxiliary loss (attention supervision, per-view cross-entropy) the step trains the
   // two-output view of the same layers; checkpoints hold its weights, since its extra head (CAM
   // head, view classifier) lives only there.

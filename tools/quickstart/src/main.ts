@@ -34,10 +34,14 @@ const adminKey = process.env['BOOTSTRAP_ADMIN_KEY'] ?? 'dev-admin-key-change-me-
 const base = `http://127.0.0.1:${args.port}`;
 const varDir = resolve(root, 'var');
 
-const stack = startStack(root, { ...process.env, BOOTSTRAP_ADMIN_KEY: adminKey, GATEWAY_PORT: args.port, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info' }, join(varDir, 'logs'), {
-  gpuWorkers: workers,
-  cores: availableParallelism(),
-});
+// The synthetic data set goes to var/datasets: a data root whatever folder the quickstart runs from.
+const dataRootsEnv = [process.env['DATA_ROOTS'], join(varDir, 'datasets')].filter(Boolean).join(',');
+const stack = startStack(
+  root,
+  { ...process.env, BOOTSTRAP_ADMIN_KEY: adminKey, GATEWAY_PORT: args.port, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', DATA_ROOTS: dataRootsEnv },
+  join(varDir, 'logs'),
+  { gpuWorkers: workers, cores: availableParallelism() },
+);
 process.on('SIGINT', () => void stack.stop().then(() => process.exit(130)));
 
 try {

@@ -27,7 +27,7 @@ export class DatasetsController {
 
   @Post()
   @Writers()
-  @ApiOperation({ summary: 'Register a dataset folder (path + metadata). Counts must be consistent.' })
+  @ApiOperation({ summary: 'Register a dataset folder (path + metadata). The path must lie under a data root (DATA_ROOTS or the uploads folder), symbolic links resolved (422 otherwise); the stored dataPath is its real path. Counts must be consistent.' })
   @ApiHeader(IDEMPOTENCY_HEADER_DOC)
   @ApiZodBody(registerDatasetSchema)
   register(@ValidBody(registerDatasetSchema) body: RegisterDataset, @CurrentPrincipal() p: Principal) {
@@ -61,14 +61,14 @@ export class DatasetsController {
   @Get()
   @ApiOperation({ summary: 'List datasets, newest first (shared catalogue).' })
   @ApiZodQuery(paginationQuerySchema)
-  list(@ValidQuery(paginationQuerySchema) q: PaginationQuery) {
-    return this.datasets.list(q);
+  list(@ValidQuery(paginationQuerySchema) q: PaginationQuery, @CurrentPrincipal() p: Principal) {
+    return this.datasets.list(q, p);
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Get a dataset.' })
-  get(@IdParam() id: string) {
-    return this.datasets.get(id);
+  @ApiOperation({ summary: 'Get a dataset; its dataPath only for its owner and admins.' })
+  get(@IdParam() id: string, @CurrentPrincipal() p: Principal) {
+    return this.datasets.get(id, p);
   }
 
   @Delete(':id')

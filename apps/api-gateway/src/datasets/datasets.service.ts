@@ -9,11 +9,12 @@ import { DatasetEntity, TrainingJobEntity } from '@medfusion/persistence';
 import { assertMayChange } from '../auth/forbidden.js';
 import { ApiError } from '../common/api-error.js';
 import { Catalogue } from '../common/catalogue.js';
+import { FileReferences } from '../common/file-references.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { createUploadedDataset, uploadedDatasetKey } from './dataset-upload.js';
 
 @Injectable()
-export class DatasetsService extends Catalogue<DatasetEntity> {
+export class DatasetsService extends Catalogue<DatasetEntity, 'dataPath'> {
   private readonly datasets: Repository<DatasetEntity>;
   private readonly store: ArtifactStore;
   private readonly archiveLimits: ArchiveLimits;
@@ -21,16 +22,21 @@ export class DatasetsService extends Catalogue<DatasetEntity> {
   constructor(
     private readonly ds: DataSource,
     config: GatewayConfig,
+    private readonly files: FileReferences,
   ) {
-    super(ds.getRepository(DatasetEntity), 'dataset');
+    super(ds.getRepository(DatasetEntity), 'dataset', ['dataPath']);
     this.datasets = ds.getRepository(DatasetEntity);
     this.store = new LocalArtifactStore(config.env.ARTIFACTS_DIR);
     this.archiveLimits = { maxEntries: config.env.DATASET_MAX_ENTRIES, maxExtractedBytes: config.env.DATASET_EXTRACTED_LIMIT_BYTES };
   }
 
-  /** Registers a dataset folder that the workers can read; the gateway does not read it. */
-  register(input: RegisterDataset, p: Principal): Promise<DatasetEntity> {
-    return this.datasets.save(this.datasets.create({ ...input, classDistribution: input.classDistribution ?? null, createdBy: p.owner }));
+  /**
+   * Registers a dataset folder that the workers read. The gateway only checks where it lies (under
+   * a data root, links resolved) and records its real path; the workers check again when they open it.
+   */
+  async register(input: RegisterDataset, p: Principal): Promise<DatasetEntity> {
+    const dataPath = await this.files.confine(input.dataPath, 'body.dataPath');
+    return this.datasets.save(this.datasets.create({ ...input, dataPath, classDistribution: input.classDistribution ?? null, createdBy: p.owner }));
   }
 
   /** Unpacks, validates and registers an uploaded archive (see createUploadedDataset). */
@@ -43,7 +49,7 @@ export class DatasetsService extends Catalogue<DatasetEntity> {
    * delete it is checked first: a key that may not delete the dataset gets 403, never the 409.
    */
   override async remove(id: string, p: Principal): Promise<DatasetEntity> {
-    assertMayChange(p, 'dataset', id, (await this.get(id)).createdBy);
+    assertMayChange(p, 'catalogue', 'dataset', id, (await this.find(id)).createdBy);
     const users = await this.ds.getRepository(TrainingJobEntity).countBy({ datasetId: id });
     if (users) {
       throw new ApiError(HttpStatus.CONFLICT, `dataset ${id} is used by ${users} training job(s); delete those jobs first`, [

@@ -16,14 +16,14 @@ export class ModelsController {
   @Get()
   @ApiOperation({ summary: 'List trained models, newest first (shared catalogue).' })
   @ApiZodQuery(paginationQuerySchema)
-  list(@ValidQuery(paginationQuerySchema) q: PaginationQuery) {
-    return this.models.list(q);
+  list(@ValidQuery(paginationQuerySchema) q: PaginationQuery, @CurrentPrincipal() p: Principal) {
+    return this.models.list(q, p);
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Get a model with its metrics, input shape and artifact path.' })
-  get(@IdParam() id: string) {
-    return this.models.get(id);
+  @ApiOperation({ summary: 'Get a model with its metrics and input shape; its artifact path (modelPath) only for its owner and admins.' })
+  get(@IdParam() id: string, @CurrentPrincipal() p: Principal) {
+    return this.models.get(id, p);
   }
 
   @Delete(':id')

@@ -9,7 +9,9 @@ import type { Logger } from '@medfusion/runtime';
 import { bestTrial, paretoFront } from '@medfusion/sweeps';
 import { assertMayChange, assertMayRead, notFound } from '../auth/forbidden.js';
 import { ApiError } from '../common/api-error.js';
+import { FileReferences } from '../common/file-references.js';
 import { page } from '../common/page.js';
+import { modelConfigWithoutPath } from '../common/server-paths.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
 
@@ -34,6 +36,7 @@ export class SweepsService {
     config: GatewayConfig,
     @Inject(REDIS) redis: Redis,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly files: FileReferences,
   ) {
     this.sweeps = new SweepRepository(ds);
     this.publisher = new SweepEventPublisher(redis, config.env.REDIS_PREFIX);
@@ -44,6 +47,8 @@ export class SweepsService {
     if (!(await this.ds.getRepository(DatasetEntity).existsBy({ id: datasetId }))) {
       throw ApiError.fields(HttpStatus.BAD_REQUEST, [{ field: 'body.baseTrainingJob.dataConfig.datasetId', message: `no dataset with id ${datasetId}` }]);
     }
+    // Every trial starts from these weights; the search space may not vary them (createSweepSchema).
+    await this.files.checkModelConfig(input.baseTrainingJob.modelConfig, 'body.baseTrainingJob.modelConfig', p);
     const sweep = await this.sweeps.create(input, p.owner);
     await this.wake(sweep.id);
     return sweep;
@@ -51,7 +56,11 @@ export class SweepsService {
 
   async list(q: ListSweepsQuery, p: Principal): Promise<Page<SweepEntity>> {
     const { items, total } = await this.sweeps.list({ ...q, owner: listOwnerFilter(p, 'owned') });
-    return page(items, total, q);
+    return page(
+      items.map((s) => present(s, p)),
+      total,
+      q,
+    );
   }
 
   async get(id: string, p: Principal): Promise<SweepDetail> {
@@ -59,7 +68,7 @@ export class SweepsService {
     const trials = await this.sweeps.allTrials(id);
     const best = bestTrial(trials, sweep.config.objectives);
     const modelId = best?.trainingJobId ? await this.sweeps.modelIdOfTrainingJob(best.trainingJobId) : null;
-    return Object.assign(sweep, {
+    return Object.assign(present(sweep, p), {
       bestTrial: best ? Object.assign(best, { modelId }) : null,
       paretoFront: paretoFront(trials, sweep.config.objectives),
     });
@@ -112,9 +121,16 @@ export class SweepsService {
   private async changeable(id: string, p: Principal): Promise<SweepEntity> {
     const sweep = await this.sweeps.findById(id);
     if (!sweep) throw notFound('sweep', id);
-    assertMayChange(p, 'sweep', id, sweep.owner);
+    assertMayChange(p, 'owned', 'sweep', id, sweep.owner);
     return sweep;
   }
+}
+
+/** The sweep as `p` may see it: the base job's weightsPath for its owner and admins only. */
+function present(sweep: SweepEntity, p: Principal): SweepEntity {
+  const base = sweep.config.baseTrainingJob;
+  const modelConfig = modelConfigWithoutPath(base.modelConfig, p, sweep.owner);
+  return modelConfig === base.modelConfig ? sweep : { ...sweep, config: { ...sweep.config, baseTrainingJob: { ...base, modelConfig } } };
 }
 
 function conflict(err: unknown): never {

@@ -19,7 +19,8 @@ export class TrainingJobsController {
   @ApiOperation({
     summary:
       'Submit a training job: stored as queued and added to the training queue under the same id. A multi-worker job waits in the ' +
-      'database until the scheduler can start all its workers at once (gang scheduling).',
+      'database until the scheduler can start all its workers at once (gang scheduling). Starting weights: modelConfig.weightsPath must lie under ' +
+      'DATA_ROOTS (links resolved), modelConfig.initialWeights names a stored model or checkpoint of yours by id; 422 naming the field otherwise.',
   })
   @ApiHeader(IDEMPOTENCY_HEADER_DOC)
   @ApiZodBody(createTrainingJobSchema)

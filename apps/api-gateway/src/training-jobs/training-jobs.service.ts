@@ -8,9 +8,19 @@ import { TrainingControlRequester, TrainingQueue } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { assertMayChange, assertMayRead, notFound } from '../auth/forbidden.js';
 import { ApiError } from '../common/api-error.js';
+import { FileReferences } from '../common/file-references.js';
 import { page } from '../common/page.js';
+import { modelConfigWithoutPath, withoutServerPaths } from '../common/server-paths.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
+
+type PresentedJob = TrainingJobEntity | Omit<TrainingJobEntity, 'modelPath' | 'checkpointPath'>;
+
+/** The job as `p` may see it: server paths for its owner and admins only (a viewer reads others' jobs). */
+function present(job: TrainingJobEntity, p: Principal): PresentedJob {
+  const shown = withoutServerPaths(job, ['modelPath', 'checkpointPath'], p, job.owner);
+  return { ...shown, modelConfig: modelConfigWithoutPath(job.modelConfig, p, job.owner) };
+}
 
 @Injectable()
 export class TrainingJobsService {
@@ -24,6 +34,7 @@ export class TrainingJobsService {
     config: GatewayConfig,
     @Inject(REDIS) redis: Redis,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly files: FileReferences,
   ) {
     this.controls = new TrainingControlRequester(jobs, queue, redis, config.env.REDIS_PREFIX, logger);
     this.gangs = new GangRepository(ds);
@@ -38,21 +49,27 @@ export class TrainingJobsService {
     if (!(await this.ds.getRepository(DatasetEntity).existsBy({ id: datasetId }))) {
       throw ApiError.fields(HttpStatus.BAD_REQUEST, [{ field: 'body.dataConfig.datasetId', message: `no dataset with id ${datasetId}` }]);
     }
+    await this.files.checkModelConfig(input.modelConfig, 'body.modelConfig', p);
     const job = await this.jobs.create(input, p.owner);
     await this.enqueue(job);
     return job;
   }
 
-  async list(q: ListTrainingJobsQuery, p: Principal): Promise<Page<TrainingJobEntity>> {
+  async list(q: ListTrainingJobsQuery, p: Principal): Promise<Page<PresentedJob>> {
     const { items, total } = await this.jobs.list({ ...q, owner: listOwnerFilter(p, 'owned') });
-    return page(items, total, q);
+    return page(
+      items.map((job) => present(job, p)),
+      total,
+      q,
+    );
   }
 
   /** The job; a multi-worker job also lists its current (or last) gang's ranks. */
-  async get(id: string, p: Principal): Promise<TrainingJobEntity & { ranks?: TrainingRank[] }> {
+  async get(id: string, p: Principal): Promise<PresentedJob & { ranks?: TrainingRank[] }> {
     const job = await this.find(id);
     assertMayRead(p, 'owned', 'training job', id, job.owner);
-    return isGangJob(job) ? { ...job, ranks: await this.gangs.ranksView(id) } : job;
+    const shown = present(job, p);
+    return isGangJob(job) ? { ...shown, ranks: await this.gangs.ranksView(id) } : shown;
   }
 
   /**
@@ -73,7 +90,7 @@ export class TrainingJobsService {
    */
   async resume(id: string, p: Principal): Promise<TrainingJobEntity> {
     const job = await this.find(id);
-    assertMayChange(p, 'training job', id, job.owner);
+    assertMayChange(p, 'owned', 'training job', id, job.owner);
     if (job.status === 'running' && job.desiredState === 'pause') {
       return (await this.jobs.setDesiredState(id, null)) ?? this.resume(id, p);
     }
@@ -84,7 +101,7 @@ export class TrainingJobsService {
 
   async remove(id: string, p: Principal): Promise<void> {
     const job = await this.find(id);
-    assertMayChange(p, 'training job', id, job.owner);
+    assertMayChange(p, 'owned', 'training job', id, job.owner);
     if (!(await this.jobs.deleteUnlessRunning(id))) {
       throw new ApiError(HttpStatus.CONFLICT, `training job ${id} is running; stop it before deleting it`, [{ field: 'id', message: 'job is running' }]);
     }
@@ -93,7 +110,7 @@ export class TrainingJobsService {
 
   private async control(id: string, p: Principal, action: TrainingControlAction): Promise<TrainingJobEntity> {
     const job = await this.find(id);
-    assertMayChange(p, 'training job', id, job.owner);
+    assertMayChange(p, 'owned', 'training job', id, job.owner);
     return this.controls.request(id, action);
   }
 

@@ -27,12 +27,13 @@ export async function findDatasetCsv(dir: string): Promise<string> {
   throw new DatasetError('CSV_AMBIGUOUS', `${dir} has several CSV files (${csvs.join(', ')}) and no ${PREFERRED_CSV}; rename the one to use`, { file: dir });
 }
 
-export async function readCsvTable(file: string): Promise<CsvTable> {
+/** `openPath`: where to read it from when that differs from the name errors should give (its real path). */
+export async function readCsvTable(file: string, openPath = file): Promise<CsvTable> {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     // bom: spreadsheet exports often start with one, which would otherwise become part of the first column's name.
     // With info: true each record comes with its position; csv-parse's types do not model that.
-    records = parse(await readFile(file, 'utf8'), { bom: true, skip_empty_lines: true, trim: true, info: true }) as unknown as typeof records;
+    records = parse(await readFile(openPath, 'utf8'), { bom: true, skip_empty_lines: true, trim: true, info: true }) as unknown as typeof records;
   } catch (err) {
     const line = (err as { lines?: unknown }).lines;
     const reason = (err as Error).message;

@@ -13,7 +13,9 @@ export type DatasetErrorCode =
   | 'IMAGE_NOT_FOUND'
   | 'IMAGE_OUTSIDE_DATASET'
   | 'IMAGE_UNSUPPORTED'
-  | 'IMAGE_UNDECODABLE';
+  | 'IMAGE_UNDECODABLE'
+  /** A file the reader was told not to open (DatasetReadOptions.resolveFile refused it: outside the data roots). */
+  | 'FILE_NOT_ALLOWED';
 
 export interface DatasetErrorLocation {
   /** The file (or folder) to fix. */

@@ -41,6 +41,13 @@ export interface DatasetReadOptions {
   viewColumns?: string[];
   /** A region-mask image per row (grey / 255, white = region); an empty cell = no mask for that row. */
   maskColumn?: string;
+  /**
+   * Checks every file before it is opened (the CSV, each image and region mask) and gives the path
+   * to open (its real path), or throws to refuse it: the worker confines them to the data roots,
+   * links resolved, so a CSV or a link cannot make it read other files. The thrown message becomes
+   * a FILE_NOT_ALLOWED DatasetError at the file's CSV line and column. Default: no check.
+   */
+  resolveFile?: (path: string) => Promise<string>;
   /** Called once per row with its decoded image's format and size (for statistics). */
   onImage?: (image: Pick<ImageFile, 'format' | 'width' | 'height'>, line: number) => void;
 }
@@ -94,7 +101,13 @@ const READ_CONCURRENCY = 16;
  */
 export async function loadDataset(dataPath: string, opts: DatasetReadOptions): Promise<LoadedDataset> {
   if (!Number.isInteger(opts.imageSize) || opts.imageSize < 1) throw new RangeError(`imageSize must be a positive integer, got ${opts.imageSize}`);
-  const table = await readCsvTable(await findDatasetCsv(dataPath));
+  const csv = await findDatasetCsv(dataPath);
+  const csvReal = opts.resolveFile
+    ? await opts.resolveFile(csv).catch((err: unknown) => {
+        throw new DatasetError('FILE_NOT_ALLOWED', (err as Error).message, { file: csv });
+      })
+    : csv;
+  const table = await readCsvTable(csv, csvReal);
   const imageColumns = resolveImageColumns(table, opts);
   const labelCol = columnIndex(table, opts.labelColumn);
   const splitCol = columnIndex(table, opts.splitColumn);
@@ -223,7 +236,11 @@ async function readImagesInOrder(ctx: SplitContext, rows: number[], column: Imag
       if (opts.imagesInsideFolder && (inside.startsWith('..') || isAbsolute(inside))) {
         return Promise.reject(new DatasetError('IMAGE_OUTSIDE_DATASET', `image path "${path}" leads outside the data set folder; use a path relative to it`, at));
       }
-      return readImageFile(full, at, { dicomWindow: opts.dicomWindow });
+      if (!opts.resolveFile) return readImageFile(full, at, { dicomWindow: opts.dicomWindow });
+      return opts.resolveFile(full).then(
+        (real) => readImageFile(real, at, { dicomWindow: opts.dicomWindow }),
+        (err: unknown) => Promise.reject(new DatasetError('FILE_NOT_ALLOWED', (err as Error).message, at)),
+      );
     }),
   );
   return results.map((r, b) => {
