@@ -113,7 +113,10 @@ async function decompressesPast(archive: string, limit: number, signal: AbortSig
   const input = createReadStream(archive);
   const gunzip = createGunzip();
   let seen = 0;
+  let settle: (past: boolean) => void = () => undefined;
+  const onDeadline = () => settle(false);
   const past = await new Promise<boolean>((resolve) => {
+    settle = resolve;
     gunzip.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > limit) resolve(true);
@@ -122,9 +125,10 @@ async function decompressesPast(archive: string, limit: number, signal: AbortSig
     // A broken stream is reported by the unpacking pass, with the entry it breaks in.
     gunzip.on('error', () => resolve(false));
     input.on('error', () => resolve(false));
-    signal.addEventListener('abort', () => resolve(false), { once: true });
+    signal.addEventListener('abort', onDeadline, { once: true });
     input.pipe(gunzip);
   });
+  signal.removeEventListener('abort', onDeadline);
   input.destroy();
   gunzip.destroy();
   await allClosed([input, gunzip]);
