@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -143,10 +143,6 @@ export async function writeEntryFile(
   signal: AbortSignal,
   checks: Transform[] = [],
 ): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  // Checked before a file is made: pipeline can wait forever on a source destroyed before it started.
-  signal.throwIfAborted();
-  if (source.destroyed) throw source.errored ?? new ArchiveError('ARCHIVE_CORRUPT', 'was cut off before it could be written', name);
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       try {
@@ -157,18 +153,53 @@ export async function writeEntryFile(
       }
     },
   });
-  const streams = [source, ...checks, count, createWriteStream(path, { flags: 'wx' })];
+  const streams: (Readable | Writable)[] = [source, ...checks, count];
   try {
+    await makeFolder(dirname(path), name);
+    // Checked before a file is made: pipeline can wait forever on a source destroyed before it started.
+    signal.throwIfAborted();
+    if (source.destroyed) throw source.errored ?? new ArchiveError('ARCHIVE_CORRUPT', 'was cut off before it could be written', name);
+    streams.push(createWriteStream(path, { flags: 'wx' }));
     await pipeline(streams, { signal });
   } catch (err) {
     if (signal.aborted) throw signal.reason;
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ArchiveError('ENTRY_UNSAFE', 'appears twice in the archive', name);
     if (err instanceof ArchiveError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw (await isFolder(path)) ? clash(name) : new ArchiveError('ENTRY_UNSAFE', 'appears twice in the archive', name);
+    if (code === 'EISDIR') throw clash(name);
+    // The disk or the folder failing (ENOSPC, EACCES...) is the server's problem, not the archive's.
+    if ((err as NodeJS.ErrnoException).syscall !== undefined) throw err;
     throw new ArchiveError('ARCHIVE_CORRUPT', `cannot be unpacked: ${(err as Error).message}`, name);
   } finally {
-    // pipeline settles on the first error, while the file may still be open: wait until it is closed.
+    // A source never piped (refused before the file was made) still holds the archive open; and
+    // pipeline settles on the first error while the file may still be open: wait until all are closed.
+    for (const s of streams) if (!s.destroyed) s.destroy();
     await allClosed(streams);
   }
+}
+
+/** Makes an entry's folder (and its parents); a file already in the way means two entries clash. */
+export async function makeFolder(path: string, name: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw clash(name);
+    throw err;
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    // Gone or unreadable: then it was no folder of ours.
+    return false;
+  }
+}
+
+function clash(name: string): ArchiveError {
+  return new ArchiveError('ENTRY_UNSAFE', 'clashes with another entry: the same path is both a file and a folder', name);
 }
 
 /** Resolves once every stream has emitted 'close' (all of these are destroyed after they end or fail, so they do). */

@@ -128,6 +128,12 @@ describe('extractDatasetArchive', () => {
   it('refuses duplicate entries instead of overwriting', async () => {
     const dup = await refused(writeTar([{ name: 'a.csv', data: 'x' }, { name: 'a.csv', data: 'y' }]));
     expect(dup).toMatchObject({ code: 'ENTRY_UNSAFE', entry: 'a.csv', message: 'entry "a.csv" appears twice in the archive' });
+    const clash = /^entry "a\/?(b\.csv)?" clashes with another entry: the same path is both a file and a folder$/;
+    for (const write of [writeZip, (e: ArchiveEntrySpec[]) => writeTar(e)]) {
+      expect(await refused(write([{ name: 'a', data: 'x' }, { name: 'a/b.csv', data: 'y' }]))).toMatchObject({ code: 'ENTRY_UNSAFE', message: expect.stringMatching(clash) });
+      expect(await refused(write([{ name: 'a', data: 'x' }, { name: 'a/', type: 'directory' }]))).toMatchObject({ code: 'ENTRY_UNSAFE', message: expect.stringMatching(clash) });
+      expect(await refused(write([{ name: 'a/', type: 'directory' }, { name: 'a', data: 'x' }]))).toMatchObject({ code: 'ENTRY_UNSAFE', message: expect.stringMatching(clash) });
+    }
   });
 
   it('stops at the entry and unpacked-size limits (zip and tar bombs)', async () => {

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { ArchiveError, allClosed, safeEntryPath, writeEntryFile, type ExtractionBudget } from './archive-entry-policy.js';
+import { ArchiveError, allClosed, makeFolder, safeEntryPath, writeEntryFile, type ExtractionBudget } from './archive-entry-policy.js';
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
@@ -153,7 +153,7 @@ async function unpackEntry(entry: ReadEntry, dest: string, budget: ExtractionBud
   }
   if (entry.type === 'Directory') {
     entry.resume();
-    await mkdir(join(dest, rel), { recursive: true });
+    await makeFolder(join(dest, rel), name);
     return;
   }
   // Through a Node stream: node-tar's entry is a Minipass stream, which stream.pipeline does not close.

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { crc32, createInflateRaw } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
-import { ArchiveError, safeEntryPath, writeEntryFile, type ExtractionBudget } from './archive-entry-policy.js';
+import { ArchiveError, makeFolder, safeEntryPath, writeEntryFile, type ExtractionBudget } from './archive-entry-policy.js';
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -43,7 +43,7 @@ export async function extractZip(archive: string, dest: string, budget: Extracti
     const plan = await planEntries(zip, budget, signal);
     for (const item of plan) {
       signal.throwIfAborted();
-      if (item.isDirectory) await mkdir(join(dest, item.rel), { recursive: true });
+      if (item.isDirectory) await makeFolder(join(dest, item.rel), item.entry.fileName);
       else await unpackFile(zip, archive, item, join(dest, item.rel), budget, signal);
     }
   } finally {
