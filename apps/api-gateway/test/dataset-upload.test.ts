@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { encodeGrayPng, encodeJpeg } from '@medfusion/fusion';
-import { waitFor, writeDicom, writeTar, writeZip, type ArchiveEntrySpec } from '@medfusion/testing';
+import { deflatedZeros, waitFor, writeDicom, writeTar, writeZip, type ArchiveEntrySpec } from '@medfusion/testing';
 import { startGateway, type GatewayHarness } from './gateway-harness.js';
 
 /** POST /datasets/upload: archives streamed to disk, unpacked safely, validated by loading, stored with statistics. */
@@ -18,6 +19,49 @@ const storedFolders = () => (existsSync(datasetsDir) ? readdirSync(datasetsDir).
 const pendingUploads = () => (existsSync(join(datasetsDir, '.uploads')) ? readdirSync(join(datasetsDir, '.uploads')) : []);
 /** The temporary file goes when the response is done, so just after the client has it: poll briefly. */
 const noPendingUploads = () => waitFor('the temporary upload files to be removed', async () => pendingUploads().length === 0, 5000, 20);
+
+/** Files under `dir` the gateway (in this process) holds open, deleted ones included (Linux; elsewhere nothing can be seen). */
+function openFilesUnder(dir: string): string[] {
+  if (!existsSync('/proc/self/fd')) return [];
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir)) open.push(target);
+    } catch {
+      // The descriptor readdir itself used, closed by now.
+    }
+  }
+  return open;
+}
+
+/** An upload that hangs fails the test with this instead of holding it until Jest's timeout. */
+const UPLOAD_DEADLINE_MS = 20_000;
+
+/** POSTs an archive with text fields to the upload route. */
+async function postUpload(h: GatewayHarness, key: string, archive: Buffer | undefined, fields: Record<string, string>, opts: { fileName?: string; headers?: Record<string, string> } = {}) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  if (archive) form.append('file', new Blob([archive]), opts.fileName ?? 'dataset.zip');
+  const res = await fetch(`${h.baseUrl}/api/v1/datasets/upload`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, ...opts.headers },
+    body: form,
+    signal: AbortSignal.timeout(UPLOAD_DEADLINE_MS),
+  });
+  return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+}
+
+/** The compression method of each entry in a zip's central directory (0 stored, 8 deflated). */
+function zipMethods(zip: Buffer): Record<string, number> {
+  const methods: Record<string, number> = {};
+  const central = Buffer.from([0x50, 0x4b, 1, 2]);
+  for (let at = zip.indexOf(central); at >= 0; at = zip.indexOf(central, at + 46)) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    methods[zip.toString('utf8', at + 46, at + 46 + nameLength)] = zip.readUInt16LE(at + 10);
+  }
+  return methods;
+}
 
 const CSV = [
   'case_id,image,label,split,age,crp',
@@ -59,23 +103,20 @@ describe('dataset upload over REST', () => {
     rmSync(artifacts, { recursive: true, force: true });
   });
 
-  async function upload(archive: Buffer | undefined, fields: Record<string, string>, opts: { key?: string; fileName?: string; headers?: Record<string, string> } = {}) {
-    const form = new FormData();
-    for (const [k, v] of Object.entries(fields)) form.append(k, v);
-    if (archive) form.append('file', new Blob([archive]), opts.fileName ?? 'dataset.zip');
-    const res = await fetch(`${h.baseUrl}/api/v1/datasets/upload`, { method: 'POST', headers: { authorization: `Bearer ${opts.key ?? member}`, ...opts.headers }, body: form });
-    return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+  function upload(archive: Buffer | undefined, fields: Record<string, string>, opts: { key?: string; fileName?: string; headers?: Record<string, string> } = {}) {
+    return postUpload(h, opts.key ?? member, archive, fields, opts);
   }
 
   async function datasetCount(): Promise<number> {
     return (await h.api('GET', '/api/v1/datasets', { key: member })).body.total;
   }
 
-  /** A refused upload leaves nothing behind: no row, no unpacked folder, no temporary file. */
+  /** A refused upload leaves nothing behind: no row, no unpacked folder, no temporary file, nothing open. */
   async function expectNothingLeft(rowsBefore: number, foldersBefore: string[]) {
     expect(await datasetCount()).toBe(rowsBefore);
     expect(storedFolders().sort()).toEqual([...foldersBefore].sort());
     await noPendingUploads();
+    expect(openFilesUnder(artifacts)).toEqual([]);
   }
 
   it('stores a zip with one top folder: counts, class distribution and statistics in the row', async () => {
@@ -231,11 +272,107 @@ describe('dataset upload over REST', () => {
     expect(storedFolders()).not.toContain(first.body.id);
   });
 
+  it('stores zips of stored, deflated and mixed entries (the documented zip -r recipe) and a plain tar, each answered promptly with nothing left open', async () => {
+    // Issue #17: `zip -r` stores the images (they do not shrink); a stored entry never answered and held the archive open.
+    const src = mkdtempSync(join(tmpdir(), 'mf-upload-src-'));
+    for (const e of datasetEntries()) {
+      mkdirSync(dirname(join(src, e.name)), { recursive: true });
+      writeFileSync(join(src, e.name), e.data!);
+    }
+    execFileSync('zip', ['-q', '-r', 'recipe.zip', 'clinical.csv', 'img'], { cwd: src });
+    const recipe = readFileSync(join(src, 'recipe.zip'));
+    rmSync(src, { recursive: true, force: true });
+    const methods = Object.values(zipMethods(recipe));
+    expect(methods).toContain(0);
+    expect(methods).toContain(8);
+    const archives: [string, Buffer][] = [
+      ['stored', writeZip(datasetEntries().map((e) => ({ ...e, method: 'store' })))],
+      ['deflated', writeZip(datasetEntries().map((e) => ({ ...e, method: 'deflate' })))],
+      ['mixed', recipe],
+      ['tar', writeTar(datasetEntries('plain/'), false)],
+    ];
+    for (const [kind, archive] of archives) {
+      const res = await upload(archive, { name: kind });
+      expect([kind, res.status]).toEqual([kind, 201]);
+      expect(res.body).toMatchObject({ numSamples: 4, numClasses: 2, statistics: { images: { formats: { png: 2, jpeg: 1, dicom: 1 } } } });
+    }
+    await noPendingUploads();
+    expect(openFilesUnder(artifacts)).toEqual([]);
+  });
+
+  it('422 for labels of a single class, naming the column; 400 for a single class name', async () => {
+    const [rows, folders] = [await datasetCount(), storedFolders()];
+    const oneClass = await upload(writeZip(datasetEntries('', CSV.map((l) => l.replace('malignant', 'benign')))), { name: 'one class' });
+    expect(oneClass.status).toBe(422);
+    expect(oneClass.body).toMatchObject({
+      details: [{ field: 'file', message: 'the data set is not valid: clinical.csv, column "label": every one of the 4 rows has the label "benign": a classifier needs rows of at least 2 classes' }],
+      location: { code: 'LABEL_SINGLE_CLASS', file: 'clinical.csv', column: 'label' },
+    });
+    const renamed = await upload(writeZip(datasetEntries('', CSV.map((l, i) => (i === 0 ? l.replace(',label,', ',diagnosis,') : l.replace('malignant', 'benign'))))), {
+      name: 'one class',
+      labelColumn: 'diagnosis',
+      classNames: 'benign,malignant',
+    });
+    expect(renamed.status).toBe(422);
+    expect(renamed.body.location).toEqual({ code: 'LABEL_SINGLE_CLASS', file: 'clinical.csv', column: 'diagnosis' });
+    expect(renamed.body.details[0].message).toMatch(/\(no row is malignant\)/);
+    const oneName = await upload(writeZip(datasetEntries()), { name: 'one name', classNames: 'benign' });
+    expect(oneName.status).toBe(400);
+    expect(oneName.body.details).toEqual([expect.objectContaining({ field: 'body.classNames', message: expect.stringContaining('at least 2 classes') })]);
+    await expectNothingLeft(rows, folders);
+  });
+
   it('documents the multipart body in OpenAPI', async () => {
     const doc = (await h.api('GET', '/api/docs/openapi.json')).body;
     const body = doc.paths['/api/v1/datasets/upload'].post.requestBody.content['multipart/form-data'].schema;
     expect(body.required).toEqual(expect.arrayContaining(['file', 'name']));
     expect(body.properties.file).toMatchObject({ type: 'string', format: 'binary' });
     expect(Object.keys(body.properties)).toEqual(expect.arrayContaining(['imageColumn', 'labelColumn', 'splitColumn', 'classNames', 'tags']));
+  });
+});
+
+describe('dataset upload bombs under the default unpacked-size limit (8 GiB)', () => {
+  const roomy = mkdtempSync(join(tmpdir(), 'mf-upload-bombs-'));
+  const roomyDatasets = join(roomy, 'datasets');
+  let h: GatewayHarness;
+  let member: string;
+
+  beforeAll(async () => {
+    // Only the upload limit is lowered; every unpacking limit is the default, so only the compression ratio can stop these.
+    h = await startGateway({ ARTIFACTS_DIR: roomy, DATASET_UPLOAD_LIMIT_BYTES: String(8 * 1024 * 1024) });
+    member = await h.createKey('member', 'mia');
+  });
+  afterAll(async () => {
+    await h.close();
+    rmSync(roomy, { recursive: true, force: true });
+  });
+
+  /** Refused with `status`, and nothing left: no row, no folder, no temporary file, nothing open (deleted files included). */
+  async function expectRefused(archive: Buffer, status: number) {
+    const res = await postUpload(h, member, archive, { name: 'bomb' });
+    expect([res.status, res.body.location?.code]).toEqual([status, expect.any(String)]);
+    expect((await h.api('GET', '/api/v1/datasets', { key: member })).body.total).toBe(0);
+    expect(existsSync(roomyDatasets) ? readdirSync(roomyDatasets).filter((d) => d !== '.uploads') : []).toEqual([]);
+    await waitFor('the temporary upload file to be removed', async () => !existsSync(join(roomyDatasets, '.uploads')) || readdirSync(join(roomyDatasets, '.uploads')).length === 0, 5000, 20);
+    expect(openFilesUnder(roomy)).toEqual([]);
+    return res.body;
+  }
+
+  it('refuses a zip of 1 GiB of zeros in about 1 MB from its declared sizes, before writing anything', async () => {
+    const zeros = await deflatedZeros(1024 ** 3);
+    const body = await expectRefused(writeZip([...datasetEntries(), { name: 'zeros.bin', deflated: zeros }]), 413);
+    expect(body.location).toEqual({ code: 'COMPRESSION_RATIO', entry: 'zeros.bin' });
+    expect(body.details[0].message).toMatch(/^entry "zeros\.bin" declares 1073741824 bytes, which would unpack the archive to \d+ bytes, more than 100 times the archive's \d+ bytes \(DATASET_MAX_COMPRESSION_RATIO\); is it a compression bomb\?$/);
+  });
+
+  it('refuses a zip whose entry holds more than it declares, and tar.gz bombs whether or not the gzip trailer tells the truth', async () => {
+    const zeros = await deflatedZeros(256 * 1024 * 1024);
+    const lyingZip = await expectRefused(writeZip([...datasetEntries(), { name: 'zeros.bin', deflated: zeros, declaredSize: 1000 }]), 400);
+    expect(lyingZip.location).toEqual({ code: 'ARCHIVE_CORRUPT', entry: 'zeros.bin' });
+    const tgz = writeTar([...datasetEntries(), { name: 'zeros.bin', data: Buffer.alloc(64 * 1024 * 1024) }]);
+    expect((await expectRefused(tgz, 413)).location).toEqual({ code: 'COMPRESSION_RATIO' });
+    const lyingTrailer = Buffer.from(tgz);
+    lyingTrailer.writeUInt32LE(1000, lyingTrailer.length - 4);
+    expect((await expectRefused(lyingTrailer, 413)).location).toEqual({ code: 'COMPRESSION_RATIO', entry: 'zeros.bin' });
   });
 });

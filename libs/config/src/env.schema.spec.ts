@@ -10,6 +10,7 @@ describe('loadEnv', () => {
     expect(env.BODY_LIMIT_BYTES).toBe(1024 * 1024);
     expect(env.DB_MIGRATE_ON_START).toBe(true);
     expect([env.DATASET_UPLOAD_LIMIT_BYTES, env.DATASET_EXTRACTED_LIMIT_BYTES, env.DATASET_MAX_ENTRIES]).toEqual([2 * 1024 ** 3, 8 * 1024 ** 3, 200_000]);
+    expect([env.DATASET_MAX_COMPRESSION_RATIO, env.DATASET_UNPACK_TIMEOUT_MS]).toEqual([100, 300_000]);
   });
 
   it('coerces numbers and booleans and treats empty strings as unset', () => {

@@ -50,6 +50,14 @@ export const envSchema = z.object({
   DATASET_EXTRACTED_LIMIT_BYTES: z.coerce.number().int().min(1024).max(2 ** 50).default(8 * 1024 ** 3),
   /** Most entries (files and folders) an uploaded archive may hold. */
   DATASET_MAX_ENTRIES: z.coerce.number().int().min(1).max(10_000_000).default(200_000),
+  /**
+   * Most bytes an uploaded archive may unpack to per byte of archive (zip and tar bombs; 413 above
+   * it, refused from the zip's declared sizes before anything is written). Archives unpacking to at
+   * most 16 MiB are exempt. Image data sets compress little; 100 leaves text-heavy ones room.
+   */
+  DATASET_MAX_COMPRESSION_RATIO: z.coerce.number().min(2).max(100_000).default(100),
+  /** Longest unpacking an uploaded archive may take before it is stopped (422). */
+  DATASET_UNPACK_TIMEOUT_MS: z.coerce.number().int().min(10).max(24 * 3600 * 1000).default(300_000),
   /** Training jobs one gpu-worker runs at once: one per GPU it may use (CUDA_VISIBLE_DEVICES). */
   GPU_WORKER_DEVICES: z.coerce.number().int().min(1).max(64).default(1),
   /**

@@ -110,6 +110,7 @@ export const uploadDatasetFieldsSchema = z.strictObject({
   maskColumn: z.string().trim().min(1).max(200).optional(),
   /** Comma-separated class names in class-index order; a label outside them is an error naming its row. Default: inferred. */
   classNames: commaList(z.string().min(1).max(200), 1000)
+    .refine((names) => names.length >= 2, 'needs at least 2 classes (a classifier cannot learn from one)')
     .refine((names) => new Set(names).size === names.length, 'must not name a class twice')
     .optional(),
 });

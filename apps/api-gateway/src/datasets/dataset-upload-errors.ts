@@ -9,6 +9,9 @@ const ARCHIVE_STATUS: Record<ArchiveErrorCode, HttpStatus> = {
   ENTRY_UNSAFE: HttpStatus.BAD_REQUEST,
   TOO_MANY_ENTRIES: HttpStatus.PAYLOAD_TOO_LARGE,
   TOO_LARGE: HttpStatus.PAYLOAD_TOO_LARGE,
+  COMPRESSION_RATIO: HttpStatus.PAYLOAD_TOO_LARGE,
+  // The archive, not the server, is what took too long: a client error that says how to get through (register by path).
+  UNPACK_TIMEOUT: HttpStatus.UNPROCESSABLE_ENTITY,
 };
 
 /** The gateway's error shape plus where in the archive the problem is, for clients that point at it. */

@@ -41,8 +41,10 @@ export class DatasetsController {
     summary: 'Upload a dataset archive (.zip, .tar.gz/.tgz or .tar): unpacked, validated by loading it, and registered with its statistics.',
     description:
       'The archive holds the CSV (clinical.csv, or its only .csv) and the PNG, JPEG or DICOM images it names, at the top level or inside one top folder. ' +
-      'Larger than DATASET_UPLOAD_LIMIT_BYTES, or unpacking to more than DATASET_EXTRACTED_LIMIT_BYTES or DATASET_MAX_ENTRIES: 413. ' +
-      'Unsafe entries (.., absolute paths, links, devices): 400 naming the entry. A data set that does not load: 422 naming the file, line and column. ' +
+      'Zip entries may be stored or deflated. Larger than DATASET_UPLOAD_LIMIT_BYTES, or unpacking to more than DATASET_EXTRACTED_LIMIT_BYTES, ' +
+      'DATASET_MAX_ENTRIES or DATASET_MAX_COMPRESSION_RATIO times its size (compression bombs, refused from declared sizes before writing): 413. ' +
+      'Unsafe entries (.., absolute paths, links, devices): 400 naming the entry. Unpacking past DATASET_UNPACK_TIMEOUT_MS: 422. ' +
+      'A data set that does not load (including labels of a single class): 422 naming the file, line and column. ' +
       'With Idempotency-Key, a retry with the same archive (by SHA-256) and fields returns the first response; another archive under the same key is a 422.',
   })
   @ApiHeader(IDEMPOTENCY_HEADER_DOC)

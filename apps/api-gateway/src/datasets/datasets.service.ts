@@ -27,7 +27,12 @@ export class DatasetsService extends Catalogue<DatasetEntity, 'dataPath'> {
     super(ds.getRepository(DatasetEntity), 'dataset', ['dataPath']);
     this.datasets = ds.getRepository(DatasetEntity);
     this.store = new LocalArtifactStore(config.env.ARTIFACTS_DIR);
-    this.archiveLimits = { maxEntries: config.env.DATASET_MAX_ENTRIES, maxExtractedBytes: config.env.DATASET_EXTRACTED_LIMIT_BYTES };
+    this.archiveLimits = {
+      maxEntries: config.env.DATASET_MAX_ENTRIES,
+      maxExtractedBytes: config.env.DATASET_EXTRACTED_LIMIT_BYTES,
+      maxCompressionRatio: config.env.DATASET_MAX_COMPRESSION_RATIO,
+      unpackTimeoutMs: config.env.DATASET_UNPACK_TIMEOUT_MS,
+    };
   }
 
   /**

@@ -8,6 +8,7 @@ export type DatasetErrorCode =
   | 'COLUMN_MISSING'
   | 'VALUE_NOT_NUMERIC'
   | 'LABEL_INVALID'
+  | 'LABEL_SINGLE_CLASS'
   | 'SPLIT_UNKNOWN'
   | 'SPLIT_EMPTY'
   | 'IMAGE_NOT_FOUND'

@@ -217,6 +217,16 @@ describe('loadDataset errors name the file, line and column', () => {
     expect(err.message).toMatch(/clinical\.csv, column "split": has no row whose split is "train"/);
   });
 
+  it('labels of a single class, inferred or among the given class names', async () => {
+    const zeros = await loadError(handMade(SMALL.map((l, i) => (i > 0 ? l.replace(/,1,/, ',0,') : l))));
+    expect(zeros).toMatchObject({ code: 'LABEL_SINGLE_CLASS', column: 'label', row: undefined });
+    expect(zeros.message).toBe(`${zeros.file}, column "label": every one of the 4 rows has the label "0": a classifier needs rows of at least 2 classes`);
+    const named = SMALL.map((l, i) => (i > 0 ? l.replace(/,[01],/, ',benign,') : l));
+    const known = await loadError(handMade(named), { classNames: ['benign', 'malignant'] });
+    expect(known).toMatchObject({ code: 'LABEL_SINGLE_CLASS', column: 'label' });
+    expect(known.message).toMatch(/column "label": every one of the 4 rows has the label "benign" \(no row is malignant\): a classifier needs rows of at least 2 classes$/);
+  });
+
   it('integer labels with a gap, and an empty label', async () => {
     const gap = await loadError(handMade(SMALL.map((l, i) => (i > 0 ? l.replace(/,0,/, ',2,') : l))));
     expect(gap).toMatchObject({ code: 'LABEL_INVALID', column: 'label' });

@@ -17,7 +17,12 @@ export interface LabelEncoding {
 export function encodeLabels(raw: { value: string; line: number }[], file: string, column: string, known?: readonly string[]): LabelEncoding {
   const empty = raw.find((r) => r.value === '');
   if (empty) throw new DatasetError('LABEL_INVALID', 'the label is empty', { file, row: empty.line, column });
-  if (known) return encodeKnownLabels(raw, file, column, known);
+  if (known) {
+    const encoding = encodeKnownLabels(raw, file, column, known);
+    refuseSingleClass(raw, file, column, known);
+    return encoding;
+  }
+  refuseSingleClass(raw, file, column);
   const distinct = [...new Set(raw.map((r) => r.value))];
   if (distinct.every((v) => /^\d+$/.test(v))) {
     const present = new Set(distinct.map(Number));
@@ -38,6 +43,20 @@ export function encodeLabels(raw: { value: string; line: number }[], file: strin
   const classNames = distinct.sort();
   const index = new Map(classNames.map((c, k) => [c, k]));
   return { classNames, indexOf: (v) => index.get(v)! };
+}
+
+/** A classifier learns nothing from one class (and a 1-class model cannot be trained), so such data is refused where it is read. */
+function refuseSingleClass(raw: { value: string }[], file: string, column: string, known?: readonly string[]): void {
+  const distinct = new Set(raw.map((r) => r.value));
+  if (distinct.size >= 2 || raw.length === 0) return;
+  const [only] = distinct;
+  const missing = known?.filter((c) => c !== only) ?? [];
+  const absent = missing.length > 0 ? ` (no row is ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})` : '';
+  throw new DatasetError(
+    'LABEL_SINGLE_CLASS',
+    `every one of the ${raw.length} rows has the label "${only}"${absent}: a classifier needs rows of at least 2 classes`,
+    { file, column },
+  );
 }
 
 function encodeKnownLabels(raw: { value: string; line: number }[], file: string, column: string, known: readonly string[]): LabelEncoding {
