@@ -10,6 +10,7 @@ import { assertMayChange } from '../auth/forbidden.js';
 import { ApiError } from '../common/api-error.js';
 import { Catalogue } from '../common/catalogue.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 import { createUploadedDataset, uploadedDatasetKey } from './dataset-upload.js';
 
 @Injectable()
@@ -30,7 +31,8 @@ export class DatasetsService extends Catalogue<DatasetEntity> {
 
   /** Registers a dataset folder that the workers can read; the gateway does not read it. */
   register(input: RegisterDataset, p: Principal): Promise<DatasetEntity> {
-    return this.datasets.save(this.datasets.create({ ...input, classDistribution: input.classDistribution ?? null, createdBy: p.owner }));
+    const row = this.datasets.create({ ...input, classDistribution: input.classDistribution ?? null, createdBy: p.owner });
+    return commitWithIdempotencyKey(this.ds, (m) => m.getRepository(DatasetEntity).save(row));
   }
 
   /** Unpacks, validates and registers an uploaded archive (see createUploadedDataset). */

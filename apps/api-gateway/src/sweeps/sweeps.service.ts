@@ -12,6 +12,7 @@ import { ApiError } from '../common/api-error.js';
 import { page } from '../common/page.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 
 /** A sweep as GET /sweeps/:id returns it: the row, its best trial (with the model) and Pareto front. */
 export type SweepDetail = SweepEntity & {
@@ -44,7 +45,7 @@ export class SweepsService {
     if (!(await this.ds.getRepository(DatasetEntity).existsBy({ id: datasetId }))) {
       throw ApiError.fields(HttpStatus.BAD_REQUEST, [{ field: 'body.baseTrainingJob.dataConfig.datasetId', message: `no dataset with id ${datasetId}` }]);
     }
-    const sweep = await this.sweeps.create(input, p.owner);
+    const sweep = await commitWithIdempotencyKey(this.ds, (m) => this.sweeps.create(input, p.owner, m));
     await this.wake(sweep.id);
     return sweep;
   }
@@ -76,7 +77,7 @@ export class SweepsService {
     const sweep = await this.changeable(id, p);
     const issues = enqueuedParamsIssues(sweep.config.searchSpace, input.params);
     if (issues.length) throw ApiError.fields(HttpStatus.BAD_REQUEST, issues.map((i) => ({ field: ['body', 'params', ...i.path].join('.'), message: i.message })));
-    const trial = await this.sweeps.enqueueTrial(id, input.params).catch(conflict);
+    const trial = await commitWithIdempotencyKey(this.ds, (m) => this.sweeps.enqueueTrial(id, input.params, m)).catch(conflict);
     await this.wake(id);
     return trial;
   }

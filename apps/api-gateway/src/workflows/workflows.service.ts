@@ -6,18 +6,19 @@ import { WorkflowEntity } from '@medfusion/persistence';
 import { assertMayChange, assertMayRead, notFound } from '../auth/forbidden.js';
 import { ApiError } from '../common/api-error.js';
 import { page } from '../common/page.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 
 @Injectable()
 export class WorkflowsService {
   private readonly repo: Repository<WorkflowEntity>;
 
-  constructor(ds: DataSource) {
+  constructor(private readonly ds: DataSource) {
     this.repo = ds.getRepository(WorkflowEntity);
   }
 
   async create(input: CreateWorkflow, p: Principal): Promise<WorkflowEntity> {
     assertValidGraph(input.nodes, input.edges);
-    return this.repo.save(this.repo.create({ ...input, createdBy: p.owner }));
+    return commitWithIdempotencyKey(this.ds, (m) => m.getRepository(WorkflowEntity).save(this.repo.create({ ...input, createdBy: p.owner })));
   }
 
   async list(q: PaginationQuery, p: Principal): Promise<Page<WorkflowEntity>> {
