@@ -314,9 +314,18 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('deploy/k8s %s: 
     // The route reads this test's own empty prefix, not the overlay's: a stack running on the same
     // Redis under the default prefix must not change what this test sees.
     expect(trigger.metadata.valueLocation).toMatch(/^[A-Za-z]+(\.[A-Za-z]+)*$/);
+    // KEDA sends the bearer token of the trigger's TriggerAuthentication; the scheduler requires the same one.
+    expect(trigger.metadata.authMode).toBe('bearer');
+    const auth = find(objects(), 'TriggerAuthentication', trigger.authenticationRef.name);
+    const tokenRef = auth.spec.secretTargetRef.find((r: { parameter: string }) => r.parameter === 'token');
+    const kedaToken = find(objects(), 'Secret', tokenRef.name).stringData?.[tokenRef.key];
+    expect(kedaToken).toBeDefined();
+    expect(schedulerEnv.QUEUE_METRICS_TOKEN).toBe(kedaToken);
     const queue = new TrainingQueue(redis, resources.redisPrefix);
     try {
-      const { status, body } = await queueMetricsRoute(queue, { redis, ds })();
+      const route = queueMetricsRoute(queue, { redis, ds }, { token: schedulerEnv.QUEUE_METRICS_TOKEN });
+      expect((await route({ headers: {} })).status).toBe(401);
+      const { status, body } = await route({ headers: { authorization: `Bearer ${kedaToken}` } });
       expect(status).toBe(200);
       const value = (trigger.metadata.valueLocation as string).split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], body);
       expect(value).toBe(0);

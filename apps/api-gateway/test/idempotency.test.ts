@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createRedis, TrainingQueue } from '@medfusion/queue';
-import type { ApiResponse } from '@medfusion/testing';
+import { waitFor, type ApiResponse } from '@medfusion/testing';
 import { registerDataset, startGateway, trainingJobBody, type GatewayHarness } from './gateway-harness.js';
 
 /**
@@ -225,6 +225,39 @@ describe('Idempotency-Key', () => {
     expect(res.body.details).toEqual([{ field: 'Idempotency-Key', message: 'not supported on this route' }]);
     expect(await count('api_keys', 'owner = $1', ['ci'])).toBe(0);
     expect(await count('idempotency_keys', 'key = $1', ['key-1'])).toBe(0);
+  });
+
+  it('a request whose key a retry took over while it ran fails with 409 and creates nothing', async () => {
+    const name = unique('overtaken');
+    const slowDataset = await registerDataset(h, h.adminKey, unique('slow-ds'));
+    // Lock the job's dataset row: the request, holding its claim, stalls on the foreign-key check of
+    // its job row; meanwhile a retry takes the stale key over (done here by hand).
+    const locker = h.ds.createQueryRunner();
+    await locker.connect();
+    try {
+      await locker.startTransaction();
+      await locker.query(`SELECT id FROM datasets WHERE id = $1 FOR UPDATE`, [slowDataset]);
+      const request = post('/api/v1/training-jobs', alice, 'overtaken-1', trainingJobBody(slowDataset, { name }));
+      await waitFor('the request to stall on the locked dataset row', async () => {
+        const [row] = await h.ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        return row.n > 0;
+      });
+      await locker.query(`DELETE FROM idempotency_keys WHERE owner = 'alice' AND key = 'overtaken-1'`);
+      await locker.query(
+        `INSERT INTO idempotency_keys (owner, key, method, path, request_hash, state, created_at)
+         VALUES ('alice', 'overtaken-1', 'POST', '/api/v1/training-jobs', repeat('0', 64), 'in_progress', now() + interval '1 second')`,
+      );
+      await locker.commitTransaction();
+      const res = await request;
+      expect(res.status).toBe(409);
+      expect(res.body).toMatchObject({ details: [{ field: 'Idempotency-Key', message: 'taken over by a retry' }] });
+      expect(await count('training_jobs', 'name = $1', [name])).toBe(0);
+      // The retry's claim is untouched by the failed request.
+      expect(await count('idempotency_keys', `owner = 'alice' AND key = 'overtaken-1' AND state = 'in_progress'`, [])).toBe(1);
+    } finally {
+      if (locker.isTransactionActive) await locker.rollbackTransaction();
+      await locker.release();
+    }
   });
 
   it('a claim left in progress by a gateway that died is taken over after a few minutes', async () => {

@@ -70,6 +70,7 @@ async function joinGang(jobId: string, c: CollectiveThreadSettings): Promise<Col
     token: c.token,
     peers: await peers,
     server,
+    bindHost: c.bindHost,
     deadlineMs: c.deadlineMs,
     joinTimeoutMs: c.joinTimeoutMs,
     bucketBytes: c.bucketBytes,

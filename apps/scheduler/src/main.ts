@@ -51,7 +51,7 @@ await runHeadlessApp({
     const sweeps = await startSweepDriver(env, conn, queue, logger);
     return {
       checks: conn.checks,
-      routes: { [QUEUE_METRICS_PATH]: queueMetricsRoute(queue, conn) },
+      routes: { [QUEUE_METRICS_PATH]: queueMetricsRoute(queue, conn, { token: env.QUEUE_METRICS_TOKEN }) },
       async stop() {
         await Promise.all([reconciler.stop(), gangs.stop(), purger.stop(), sweeps.stop()]);
         await queue.close();

@@ -109,7 +109,9 @@ export class CollectiveGroup {
     try {
       if (options.transport === 'socket') {
         group.listener = await DataListener.listen({
-          host: options.bindHost,
+          // The data plane listens where the gRPC server does: a caller that bound its own server
+          // (to learn its port first) and gave no bindHost must not get a listener on every interface.
+          host: rest.bindHost ?? given?.host ?? options.bindHost,
           port: options.dataPort,
           jobId: options.jobId,
           rank: options.rank,

@@ -434,13 +434,26 @@ export class OutboundLink {
   }
 }
 
+/** How long a new data connection may take to send a valid greeting before it is dropped. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+/**
+ * How many connections may be waiting for their greeting at once. Only one successor ever
+ * connects (plus its retries), so a handful covers every honest case.
+ */
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 8;
+
 /**
  * The predecessor's side: listens for its successor's data connection and accepts it once its
- * greeting names this job, the successor's rank and the job's token.
+ * greeting names this job, the successor's rank and the job's token. A connection that has not
+ * sent a valid greeting within `handshakeTimeoutMs` is dropped, and at most `maxPending` may be
+ * waiting at once: past that the oldest waiting one is dropped, so idle or half-sent greetings
+ * can neither pile up nor keep the real successor (whose greeting follows its connect at once) out.
  */
 export class DataListener {
   private accepted?: OutboundLink;
   private waiter?: { resolve: (link: OutboundLink) => void; reject: (e: CollectiveError) => void };
+  /** Connections still owing their greeting, oldest first, each with its timeout. */
+  private readonly pending = new Map<Socket, NodeJS.Timeout>();
   /** Why the last connection was refused, for join errors. */
   lastRefusal?: string;
 
@@ -448,19 +461,43 @@ export class DataListener {
     private readonly server: Server,
     readonly port: number,
     private readonly expect: { jobId: string; rank: number; successorRank: number; verifier: TokenVerifier; successorAddress: string },
+    private readonly limits: { handshakeTimeoutMs: number; maxPending: number },
   ) {}
 
-  static async listen(o: { host: string; port: number; jobId: string; rank: number; successorRank: number; token: string; successorAddress: string }): Promise<DataListener> {
+  static async listen(o: {
+    host: string;
+    port: number;
+    jobId: string;
+    rank: number;
+    successorRank: number;
+    token: string;
+    successorAddress: string;
+    handshakeTimeoutMs?: number;
+    maxPending?: number;
+  }): Promise<DataListener> {
     let self: DataListener | undefined;
-    const server = createServer({ noDelay: true }, (socket) => self?.onConnection(socket));
+    const server = createServer({ noDelay: true }, (socket) => {
+      if (self) self.onConnection(socket);
+      else socket.destroy(); // connected in the instant between listen() and the constructor: the successor retries
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(new CollectiveError('INVALID_ARGUMENT', `the data listener cannot bind ${o.host}:${o.port}: ${e.message}`, { rank: o.rank, operation: 'join' })));
       server.listen(o.port, o.host, () => resolve());
     });
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : o.port;
-    self = new DataListener(server, port, { jobId: o.jobId, rank: o.rank, successorRank: o.successorRank, verifier: new TokenVerifier(o.token), successorAddress: o.successorAddress });
+    self = new DataListener(
+      server,
+      port,
+      { jobId: o.jobId, rank: o.rank, successorRank: o.successorRank, verifier: new TokenVerifier(o.token), successorAddress: o.successorAddress },
+      { handshakeTimeoutMs: o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, maxPending: Math.max(1, o.maxPending ?? DEFAULT_MAX_PENDING_CONNECTIONS) },
+    );
     return self;
+  }
+
+  /** Connections that have not sent their greeting yet (for tests and diagnostics). */
+  get pendingConnections(): number {
+    return this.pending.size;
   }
 
   /** Resolves with the successor's accepted connection, or fails at `deadline`. */
@@ -493,13 +530,36 @@ export class DataListener {
 
   close(): void {
     this.server.close();
+    for (const [socket, timer] of this.pending) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.pending.clear();
     this.accepted?.close();
   }
 
   private onConnection(socket: Socket): void {
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.pending.size >= this.limits.maxPending) {
+      const [oldest] = this.pending.keys();
+      this.settle(oldest!);
+      oldest!.destroy();
+      this.lastRefusal = `dropped a data connection that had not sent its greeting: more than ${this.limits.maxPending} were waiting at once (from ${oldest!.remoteAddress}:${oldest!.remotePort})`;
+    }
+    const timer = setTimeout(() => {
+      this.settle(socket);
+      this.lastRefusal = `no greeting within ${this.limits.handshakeTimeoutMs} ms (from ${from})`;
+      socket.destroy();
+    }, this.limits.handshakeTimeoutMs);
+    timer.unref();
+    this.pending.set(socket, timer);
+    socket.once('close', () => this.settle(socket));
+
     let got = Buffer.alloc(0);
     const refuse = (code: CollectiveErrorCode, reason: string) => {
-      this.lastRefusal = `${reason} (from ${socket.remoteAddress}:${socket.remotePort})`;
+      this.settle(socket);
+      socket.off('data', onData);
+      this.lastRefusal = `${reason} (from ${from})`;
       endSocket(socket, ABORT_GRACE_MS, encodeAbort(0, code, reason));
     };
     const onData = (d: Buffer) => {
@@ -520,16 +580,29 @@ export class DataListener {
       if (hello.jobId !== this.expect.jobId) return refuse('CONFIG_MISMATCH', `rank ${this.expect.rank} serves job "${this.expect.jobId}", not "${String(hello.jobId)}"`);
       if (hello.rank !== this.expect.successorRank) return refuse('CONFIG_MISMATCH', `rank ${this.expect.rank} sends to rank ${this.expect.successorRank}, not rank ${String(hello.rank)}`);
       if (this.accepted && !this.accepted.lost) return refuse('CONFIG_MISMATCH', `rank ${this.expect.rank} already has a data connection from rank ${this.expect.successorRank}`);
+      this.settle(socket);
       const ack = Buffer.alloc(FRAME_HEADER_BYTES);
       ack.writeUInt32LE(FRAME_KIND.ack, 0);
       socket.write(ack);
-      const link = new OutboundLink(socket, this.expect.rank, { rank: this.expect.successorRank, address: `${socket.remoteAddress}:${socket.remotePort}` });
+      const link = new OutboundLink(socket, this.expect.rank, { rank: this.expect.successorRank, address: from });
       this.accepted = link;
       this.waiter?.resolve(link);
       this.waiter = undefined;
     };
     socket.on('data', onData);
-    socket.on('error', () => undefined); // a refused or dropped greeting is logged via lastRefusal, not thrown
+    // Until accepted, a connection's failure concerns nobody but the join error that may quote it;
+    // afterwards OutboundLink's own listener turns it into PEER_LEFT.
+    socket.on('error', (e) => {
+      if (this.pending.has(socket)) this.lastRefusal = `a data connection failed before its greeting: ${e.message} (from ${from})`;
+    });
+  }
+
+  /** The connection no longer owes a greeting (accepted, refused, timed out or gone). */
+  private settle(socket: Socket): void {
+    const timer = this.pending.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.pending.delete(socket);
   }
 }
 

@@ -29,7 +29,10 @@ export const collectiveGroupOptionsSchema = z
       .max(256 << 20)
       .refine((n) => n % 4 === 0, 'bucketBytes must be a multiple of 4 (float32 values)')
       .default(DEFAULT_BUCKET_BYTES),
-    /** Interface the rank's server binds; its port is peers[rank].port. */
+    /**
+     * Interface the rank's gRPC server and data listener bind; the server's port is peers[rank].port.
+     * Left out with a `server` given to join(), the data listener binds that server's host.
+     */
     bindHost: z.string().min(1).default('0.0.0.0'),
     /**
      * How buckets travel: `socket`, one plain TCP connection per neighbour pair (data-link.ts; the

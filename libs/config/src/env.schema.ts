@@ -27,6 +27,11 @@ export const envSchema = z.object({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Health port of the headless apps (liveness /health/live, readiness /health/ready). */
   SCHEDULER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  /**
+   * Bearer token the scheduler's GET /metrics/queue requires (KEDA sends it through a
+   * TriggerAuthentication); unset, the route answers anyone who reaches the health port.
+   */
+  QUEUE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   GPU_WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   EXPORT_WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
   /** Largest accepted request body, in bytes. */
@@ -108,6 +113,11 @@ export const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** How long an Idempotency-Key is remembered. */
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24),
+  /**
+   * After how long a key still `in_progress` (its request died with its gateway before committing)
+   * may be taken over by a retry. What such a request created was rolled back with it.
+   */
+  IDEMPOTENCY_STALE_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(300),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -3,17 +3,21 @@ import type { DataSource } from 'typeorm';
 import type { TrainingQueue } from './training-queue.js';
 
 /**
- * How many gpu-worker slots the training queue asks for right now. One job with
+ * How many gpu-worker slots the training work asks for right now. One job with
  * `trainingConfig.resources.workers = N` is a gang of N ranks, so it needs N slots.
  */
 export interface TrainingDemand {
-  /** Jobs in BullMQ's `wait` list, its `prioritized` set and its `active` list. */
+  /**
+   * Single-worker jobs waiting (BullMQ's `wait` list, and queued rows Redis does not list),
+   * prioritized (its `prioritized` set) and running (its `active` list, and running rows Redis
+   * does not list). Each job is counted once, wherever it shows up.
+   */
   waitingJobs: number;
   prioritizedJobs: number;
   activeJobs: number;
-  /** Slots the waiting and prioritized jobs need (each weighted by its workers). */
+  /** Slots the waiting and prioritized jobs and the queued gangs need (each weighted by its workers). */
   waitingWorkers: number;
-  /** Slots the running jobs hold. */
+  /** Slots the running jobs and gangs hold. */
   activeWorkers: number;
   /**
    * waitingWorkers + activeWorkers: the figure an autoscaler scales on. Running work is included
@@ -22,6 +26,12 @@ export interface TrainingDemand {
   workersNeeded: number;
   /** Queue entries without a training_jobs row (counted as one slot each: a worker still picks them up). */
   unknownJobs: number;
+  /**
+   * Single-worker jobs Postgres has as queued or running that none of BullMQ's lists holds: Redis
+   * lost them (flushed, failed over). They are counted all the same (Postgres is the authority);
+   * the scheduler's reconciler adds the queued ones back.
+   */
+  missingFromQueue: number;
   /**
    * Multi-worker jobs, which wait in Postgres for the gang scheduler rather than in the queue:
    * queued ones are in waitingWorkers, running ones in activeWorkers, each weighted by its workers.
@@ -32,10 +42,14 @@ export interface TrainingDemand {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+type QueueState = 'waiting' | 'prioritized' | 'active';
+
 /**
  * Reads the queue's three lists in one MULTI (a job moving from waiting to active between two
- * reads would otherwise count twice or not at all), then the jobs' worker counts from Postgres,
- * the authority on a job's resources (BullMQ job id = row id).
+ * reads would otherwise count twice or not at all), then, in one query, every queued or running
+ * training_jobs row and the rows of the queue's entries, with their workers. Postgres is the
+ * authority on what runs: a job whose BullMQ entry vanished with Redis's data still trains on a
+ * worker and still counts, or KEDA would scale that worker away. BullMQ job id = row id.
  */
 export async function measureTrainingDemand(queue: TrainingQueue, redis: Redis, ds: DataSource): Promise<TrainingDemand> {
   const { keys } = queue.queue;
@@ -50,49 +64,60 @@ export async function measureTrainingDemand(queue: TrainingQueue, redis: Redis, 
     return ids as string[];
   });
   const [waiting, prioritized, active] = lists as [string[], string[], string[]];
-  const seen = new Set<string>();
-  const unique = (ids: string[]) => ids.filter((id) => !seen.has(id) && seen.add(id));
-  const states = { waiting: unique(waiting), prioritized: unique(prioritized), active: unique(active) };
-  const weights = await workersPerJob(ds, [...seen]);
-  const sum = (ids: string[]) => ids.reduce((total, id) => total + (weights.get(id) ?? 1), 0);
-  const gangs = await gangDemand(ds, [...seen]);
-  const waitingWorkers = sum(states.waiting) + sum(states.prioritized) + gangs.queued.workers;
-  const activeWorkers = sum(states.active) + gangs.running.workers;
+  // A job in two lists at once (moved between the reads of an older BullMQ) counts in the first.
+  const inQueue = new Map<string, QueueState>();
+  for (const [state, ids] of [['waiting', waiting], ['prioritized', prioritized], ['active', active]] as const) {
+    for (const id of ids) if (!inQueue.has(id)) inQueue.set(id, state);
+  }
+  const rows = await jobRows(ds, [...inQueue.keys()]);
+
+  const counts = { waiting: 0, prioritized: 0, active: 0 };
+  const workers = { waiting: 0, active: 0 };
+  let unknownJobs = 0;
+  for (const [id, state] of inQueue) {
+    const row = rows.get(id);
+    if (!row) unknownJobs++;
+    counts[state]++;
+    workers[state === 'active' ? 'active' : 'waiting'] += row?.workers ?? 1;
+  }
+  let missingFromQueue = 0;
+  const gangs = { queued: 0, running: 0 };
+  for (const [id, row] of rows) {
+    // Rows of queue entries were counted above, whatever their status; a gang an older release
+    // put in the queue among them.
+    if (inQueue.has(id) || (row.status !== 'queued' && row.status !== 'running')) continue;
+    workers[row.status === 'running' ? 'active' : 'waiting'] += row.workers;
+    if (row.workers > 1) {
+      gangs[row.status]++;
+      continue;
+    }
+    missingFromQueue++;
+    counts[row.status === 'running' ? 'active' : 'waiting']++;
+  }
   return {
-    waitingJobs: states.waiting.length,
-    prioritizedJobs: states.prioritized.length,
-    activeJobs: states.active.length,
-    waitingWorkers,
-    activeWorkers,
-    workersNeeded: waitingWorkers + activeWorkers,
-    unknownJobs: [...seen].filter((id) => !weights.has(id)).length,
-    gangJobsWaiting: gangs.queued.jobs,
-    gangJobsRunning: gangs.running.jobs,
+    waitingJobs: counts.waiting,
+    prioritizedJobs: counts.prioritized,
+    activeJobs: counts.active,
+    waitingWorkers: workers.waiting,
+    activeWorkers: workers.active,
+    workersNeeded: workers.waiting + workers.active,
+    unknownJobs,
+    missingFromQueue,
+    gangJobsWaiting: gangs.queued,
+    gangJobsRunning: gangs.running,
   };
 }
 
-/** Queued and running multi-worker jobs, with the slots they need, from Postgres. */
-async function gangDemand(ds: DataSource, inQueue: string[]): Promise<Record<'queued' | 'running', { jobs: number; workers: number }>> {
-  // A gang job an older release put in the queue is already counted there.
-  const rows: { status: 'queued' | 'running'; jobs: string; workers: string }[] = await ds.query(
-    `SELECT status, count(*) AS jobs, sum((training_config #>> '{resources,workers}')::int) AS workers FROM training_jobs
-      WHERE status IN ('queued', 'running') AND COALESCE((training_config #>> '{resources,workers}')::int, 1) > 1
-        AND NOT (id::text = ANY($1::text[])) GROUP BY status`,
-    [inQueue],
-  );
-  const out = { queued: { jobs: 0, workers: 0 }, running: { jobs: 0, workers: 0 } };
-  for (const r of rows) out[r.status] = { jobs: Number(r.jobs), workers: Number(r.workers) };
-  return out;
-}
-
-/** Rows stored before `resources` existed, or without it, need one worker (the schema's default). */
-async function workersPerJob(ds: DataSource, ids: string[]): Promise<Map<string, number>> {
-  const uuids = ids.filter((id) => UUID.test(id));
-  if (!uuids.length) return new Map();
-  const rows: { id: string; workers: number }[] = await ds.query(
-    `SELECT id::text AS id, COALESCE((training_config #>> '{resources,workers}')::int, 1) AS workers
-       FROM training_jobs WHERE id = ANY($1::uuid[])`,
+/**
+ * Queued and running rows, and the rows of `inQueue` whatever their status, with their workers
+ * (rows stored before `resources` existed, or without it, need one: the schema's default).
+ */
+async function jobRows(ds: DataSource, inQueue: string[]): Promise<Map<string, { status: string; workers: number }>> {
+  const uuids = inQueue.filter((id) => UUID.test(id));
+  const rows: { id: string; status: string; workers: number }[] = await ds.query(
+    `SELECT id::text AS id, status, COALESCE((training_config #>> '{resources,workers}')::int, 1) AS workers
+       FROM training_jobs WHERE status IN ('queued', 'running') OR id = ANY($1::uuid[])`,
     [uuids],
   );
-  return new Map(rows.map((r) => [r.id, Math.max(1, Number(r.workers))]));
+  return new Map(rows.map((r) => [r.id, { status: r.status, workers: Math.max(1, Number(r.workers)) }]));
 }

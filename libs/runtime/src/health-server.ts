@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A named readiness check: resolves when the dependency is usable, rejects with why not. */
@@ -35,8 +35,13 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 /** The probe paths every app serves (the gateway's controller answers the same two). */
 export const HEALTH_PATHS = { live: '/health/live', ready: '/health/ready' } as const;
 
+/** What an extra route sees of its request (a route that authenticates reads its headers). */
+export interface HealthRouteRequest {
+  headers: IncomingHttpHeaders;
+}
+
 /** An extra GET route on the health port, such as the scheduler's queue metrics; answers JSON. */
-export type HealthRoute = () => Promise<{ status: number; body: unknown }>;
+export type HealthRoute = (req: HealthRouteRequest) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
 
 export interface HealthServer {
   server: Server;
@@ -58,8 +63,8 @@ export async function startHealthServer(
 ): Promise<HealthServer> {
   let shuttingDown = false;
   const server = createServer((req, res) => {
-    const send = (code: number, body: unknown) => {
-      res.writeHead(code, { 'content-type': 'application/json' });
+    const send = (code: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(code, { ...headers, 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     if (req.method !== 'GET') return send(405, { statusCode: 405, message: 'only GET' });
@@ -74,8 +79,8 @@ export async function startHealthServer(
     }
     const route = routes.get(req.url ?? '');
     if (route) {
-      route().then(
-        (r) => send(r.status, r.body),
+      route({ headers: req.headers }).then(
+        (r) => send(r.status, r.body, r.headers),
         (err: Error) => send(500, { statusCode: 500, message: `${req.url}: ${err.message}` }),
       );
       return;

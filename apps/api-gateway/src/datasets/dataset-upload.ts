@@ -8,6 +8,7 @@ import { ArchiveError, DatasetError, extractDatasetArchive, summarizeDataset, ty
 import type { ArtifactStore } from '@medfusion/artifacts';
 import type { DatasetEntity } from '@medfusion/persistence';
 import { ApiError } from '../common/api-error.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 import { archiveHttpError, datasetHttpError } from './dataset-upload-errors.js';
 
 /** Where an uploaded dataset's files live in the artifact store. */
@@ -47,7 +48,9 @@ export async function createUploadedDataset(
       if (err instanceof RangeError) throw new ApiError(HttpStatus.BAD_REQUEST, `body: ${err.message}`, [{ field: 'body', message: err.message }]);
       throw err;
     });
-    return await deps.datasets.save(
+    // The row and the Idempotency-Key's response commit together (see commitWithIdempotencyKey).
+    const save = (row: DatasetEntity) => commitWithIdempotencyKey(deps.datasets.manager.dataSource, (m) => m.save(row));
+    return await save(
       deps.datasets.create({
         id,
         name: fields.name,

@@ -11,6 +11,7 @@ import { ApiError } from '../common/api-error.js';
 import { Catalogue } from '../common/catalogue.js';
 import { FileReferences } from '../common/file-references.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 import { createUploadedDataset, uploadedDatasetKey } from './dataset-upload.js';
 
 @Injectable()
@@ -41,7 +42,8 @@ export class DatasetsService extends Catalogue<DatasetEntity, 'dataPath'> {
    */
   async register(input: RegisterDataset, p: Principal): Promise<DatasetEntity> {
     const dataPath = await this.files.confine(input.dataPath, 'body.dataPath');
-    return this.datasets.save(this.datasets.create({ ...input, dataPath, classDistribution: input.classDistribution ?? null, createdBy: p.owner }));
+    const row = this.datasets.create({ ...input, dataPath, classDistribution: input.classDistribution ?? null, createdBy: p.owner });
+    return commitWithIdempotencyKey(this.ds, (m) => m.getRepository(DatasetEntity).save(row));
   }
 
   /** Unpacks, validates and registers an uploaded archive (see createUploadedDataset). */

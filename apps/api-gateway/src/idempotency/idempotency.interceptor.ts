@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { catchError, from, mergeMap, of, type Observable } from 'rxjs';
 import { ApiError } from '../common/api-error.js';
 import type { AuthenticatedRequest } from '../auth/auth.decorators.js';
-import { IdempotencyService } from './idempotency.service.js';
+import { IdempotencyService, runWithClaim } from './idempotency.service.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const NO_IDEMPOTENCY = 'medfusion:no-idempotency';
@@ -49,7 +49,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     // Nest sets the status after interceptors run, from the route's @HttpCode or the method default.
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, ctx.getHandler()) ?? HttpStatus.CREATED;
 
-    return from(this.store.claim(owner, key, req.method, path, requestHash)).pipe(
+    return from(this.store.claim(owner, key, req.method, path, requestHash, status)).pipe(
       mergeMap((claim) => {
         switch (claim.kind) {
           case 'replay':
@@ -66,17 +66,23 @@ export class IdempotencyInterceptor implements NestInterceptor {
               `Idempotency-Key: already used for a different request (${claim.method} ${claim.path} with another body)`,
               [{ field: 'Idempotency-Key', message: 'reused for a different request' }],
             );
-          case 'claimed':
-            return next.handle().pipe(
+          case 'claimed': {
+            const { claim: held } = claim;
+            // Nest binds the handler to the async context in which handle() is called, so the
+            // service's commitWithIdempotencyKey finds this claim and stores the response with its writes.
+            return runWithClaim(held, () => next.handle()).pipe(
               mergeMap(async (body: unknown) => {
-                await this.store.complete(owner, key, status, body);
+                if (!held.stored) await this.store.complete(held, body);
+                else if (held.stored.body !== body) await this.store.replaceResponse(held, body);
                 return body;
               }),
               catchError(async (err: unknown) => {
-                await this.store.release(owner, key);
+                // Only a claim still in progress goes: a response stored with the writes stays, so a retry replays it.
+                await this.store.release(held);
                 throw err;
               }),
             );
+          }
         }
       }),
     );

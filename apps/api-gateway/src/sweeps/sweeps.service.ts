@@ -14,6 +14,7 @@ import { page } from '../common/page.js';
 import { modelConfigWithoutPath } from '../common/server-paths.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 
 /** A sweep as GET /sweeps/:id returns it: the row, its best trial (with the model) and Pareto front. */
 export type SweepDetail = SweepEntity & {
@@ -49,7 +50,7 @@ export class SweepsService {
     }
     // Every trial starts from these weights; the search space may not vary them (createSweepSchema).
     await this.files.checkModelConfig(input.baseTrainingJob.modelConfig, 'body.baseTrainingJob.modelConfig', p);
-    const sweep = await this.sweeps.create(input, p.owner);
+    const sweep = await commitWithIdempotencyKey(this.ds, (m) => this.sweeps.create(input, p.owner, m));
     await this.wake(sweep.id);
     return sweep;
   }
@@ -85,7 +86,7 @@ export class SweepsService {
     const sweep = await this.changeable(id, p);
     const issues = enqueuedParamsIssues(sweep.config.searchSpace, input.params);
     if (issues.length) throw ApiError.fields(HttpStatus.BAD_REQUEST, issues.map((i) => ({ field: ['body', 'params', ...i.path].join('.'), message: i.message })));
-    const trial = await this.sweeps.enqueueTrial(id, input.params).catch(conflict);
+    const trial = await commitWithIdempotencyKey(this.ds, (m) => this.sweeps.enqueueTrial(id, input.params, m)).catch(conflict);
     await this.wake(id);
     return trial;
   }

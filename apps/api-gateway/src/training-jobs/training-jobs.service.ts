@@ -13,6 +13,7 @@ import { page } from '../common/page.js';
 import { modelConfigWithoutPath, withoutServerPaths } from '../common/server-paths.js';
 import { GatewayConfig } from '../infrastructure/gateway-config.js';
 import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 
 type PresentedJob = TrainingJobEntity | Omit<TrainingJobEntity, 'modelPath' | 'checkpointPath'>;
 
@@ -41,7 +42,8 @@ export class TrainingJobsService {
   }
 
   /**
-   * Writes the row (queued), then queues it under the row's id. If Redis refuses, the row stays
+   * Writes the row (queued), with the Idempotency-Key's response in the same transaction, then
+   * queues it under the row's id. If Redis refuses (or the gateway dies first), the row stays
    * queued and the scheduler's reconciler adds it later, so the job is never lost.
    */
   async create(input: CreateTrainingJob, p: Principal): Promise<TrainingJobEntity> {
@@ -50,7 +52,7 @@ export class TrainingJobsService {
       throw ApiError.fields(HttpStatus.BAD_REQUEST, [{ field: 'body.dataConfig.datasetId', message: `no dataset with id ${datasetId}` }]);
     }
     await this.files.checkModelConfig(input.modelConfig, 'body.modelConfig', p);
-    const job = await this.jobs.create(input, p.owner);
+    const job = await commitWithIdempotencyKey(this.ds, (m) => this.jobs.create(input, p.owner, m));
     await this.enqueue(job);
     return job;
   }

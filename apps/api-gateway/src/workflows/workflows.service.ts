@@ -8,13 +8,14 @@ import { ApiError } from '../common/api-error.js';
 import { FileReferences } from '../common/file-references.js';
 import { page } from '../common/page.js';
 import { freeFormWithoutPaths } from '../common/server-paths.js';
+import { commitWithIdempotencyKey } from '../idempotency/idempotency.service.js';
 
 @Injectable()
 export class WorkflowsService {
   private readonly repo: Repository<WorkflowEntity>;
 
   constructor(
-    ds: DataSource,
+    private readonly ds: DataSource,
     private readonly files: FileReferences,
   ) {
     this.repo = ds.getRepository(WorkflowEntity);
@@ -23,7 +24,7 @@ export class WorkflowsService {
   async create(input: CreateWorkflow, p: Principal): Promise<WorkflowEntity> {
     assertValidGraph(input.nodes, input.edges);
     await this.checkNodeFiles(input.nodes, p);
-    return this.repo.save(this.repo.create({ ...input, createdBy: p.owner }));
+    return commitWithIdempotencyKey(this.ds, (m) => m.getRepository(WorkflowEntity).save(this.repo.create({ ...input, createdBy: p.owner })));
   }
 
   async list(q: PaginationQuery, p: Principal): Promise<Page<WorkflowEntity>> {

@@ -1,4 +1,4 @@
-import { In, type DataSource, type Repository } from 'typeorm';
+import { In, type DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { CreateSweep, CreateTrainingJob, SweepStatus, SweepTrialState, TrialParams } from '@medfusion/contracts';
 import { ModelEntity } from '../entities/model.entity.js';
 import { SweepEntity } from '../entities/sweep.entity.js';
@@ -63,8 +63,9 @@ export class SweepRepository {
   }
 
   /** The sweep and its enqueued trials (waiting, numbered from 0 in the given order), together. */
-  async create(config: CreateSweep, owner: string): Promise<SweepEntity> {
-    return this.ds.transaction(async (tx) => {
+  /** `manager`: inside the caller's transaction (a savepoint), e.g. with the request's Idempotency-Key. */
+  async create(config: CreateSweep, owner: string, manager?: EntityManager): Promise<SweepEntity> {
+    return (manager ?? this.ds.manager).transaction(async (tx) => {
       const sweep = await tx.getRepository(SweepEntity).save(
         tx.getRepository(SweepEntity).create({
           name: config.name,
@@ -121,9 +122,10 @@ export class SweepRepository {
   /**
    * Adds a waiting trial with chosen parameters (numbered after the last one). The sweep row is
    * locked for the few statements this takes, so two enqueues cannot overshoot the trial budget.
+   * `manager`: inside the caller's transaction (a savepoint).
    */
-  async enqueueTrial(sweepId: string, params: TrialParams): Promise<TrialEntity> {
-    return this.ds.transaction(async (tx) => {
+  async enqueueTrial(sweepId: string, params: TrialParams, manager?: EntityManager): Promise<TrialEntity> {
+    return (manager ?? this.ds.manager).transaction(async (tx) => {
       const sweep = await tx.getRepository(SweepEntity).findOne({ where: { id: sweepId }, lock: { mode: 'pessimistic_write' } });
       if (!sweep) throw new SweepConflictError(sweepId, `sweep ${sweepId} not found`);
       if (sweep.status !== 'running') throw new SweepConflictError(sweepId, `sweep ${sweepId} is ${sweep.status}; trials can be enqueued only while it runs`);
