@@ -5,6 +5,8 @@
 //   with); the parent collects the arrival times at the end.
 // - `raw-server`: the same-run reference, a bare Socket.IO server relaying the same Redis channel
 //   to the same room (no Nest, no key checks, no schema parsing).
+import cluster from 'node:cluster';
+import { createServer } from 'node:net';
 import { io } from 'socket.io-client';
 import { Server } from 'socket.io';
 import { Redis } from 'ioredis';
@@ -15,9 +17,15 @@ const fail = (err) => {
   process.exit(1);
 };
 
-process.once('message', (init) => {
-  (init.role === 'clients' ? runClients(init) : runRawServer(init)).catch(fail);
-});
+if (cluster.isWorker) {
+  // One of the reference server's processes (--reference-workers > 1): the cluster shares the port.
+  const init = JSON.parse(process.env.FANOUT_RAW_INIT);
+  startRawServer(init, init.port).catch(fail);
+} else {
+  process.once('message', (init) => {
+    (init.role === 'clients' ? runClients(init) : runRawServer(init)).catch(fail);
+  });
+}
 
 /** Event identity shared with the parent: the same key on every client for one publish. */
 function eventKey(e) {
@@ -64,7 +72,7 @@ async function runClients({ url, token, jobId, count, transports, batch = 50 }) 
   });
 }
 
-async function runRawServer({ redisUrl, channel, options }) {
+async function startRawServer({ redisUrl, channel, options }, port) {
   const server = new Server(options);
   server.on('connection', (socket) => {
     socket.on('subscribe', ({ jobId }, ack) => {
@@ -78,9 +86,32 @@ async function runRawServer({ redisUrl, channel, options }) {
     server.to(`job:${event.jobId}`).emit('training-event', event);
   });
   await sub.subscribe(channel);
-  server.listen(0);
-  const port = server.httpServer.address().port;
-  send({ type: 'listening', port });
+  server.listen(port);
+  return { server, sub };
+}
+
+async function runRawServer(init) {
+  if (init.workers > 1) {
+    // Node's cluster hands each new connection to one worker; every worker relays the channel to its own clients.
+    const probe = createServer();
+    await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+    const port = probe.address().port;
+    await new Promise((r) => probe.close(r));
+    cluster.setupPrimary({ exec: new URL(import.meta.url).pathname });
+    const workers = Array.from({ length: init.workers }, () => cluster.fork({ FANOUT_RAW_INIT: JSON.stringify({ ...init, port }) }));
+    await Promise.all(workers.map((w) => new Promise((r) => w.once('listening', r))));
+    await new Promise((r) => setTimeout(r, 300)); // the workers' Redis subscriptions
+    send({ type: 'listening', port });
+    process.on('message', (msg) => {
+      if (msg.type === 'stop') {
+        for (const w of workers) w.kill();
+        process.exit(0);
+      }
+    });
+    return;
+  }
+  const { server, sub } = await startRawServer(init, 0);
+  send({ type: 'listening', port: server.httpServer.address().port });
   process.on('message', (msg) => {
     if (msg.type === 'stop') {
       sub.disconnect();

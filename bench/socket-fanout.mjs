@@ -25,10 +25,14 @@ const { values } = parseArgs({
     windows: { type: 'string', default: '4' },
     'window-seconds': { type: 'string', default: '5' },
     'steps-per-epoch': { type: 'string', default: '10' },
-    'client-procs': { type: 'string', default: '2' },
+    // One process for all clients by default: on 2 cores that leaves the gateway a core of its own, as
+    // real clients (each on its own machine) would; 2 makes three busy processes share the 2 cores.
+    'client-procs': { type: 'string', default: '1' },
     transport: { type: 'string', default: 'websocket' },
     'skip-reference': { type: 'boolean', default: false },
-    // Writes a V8 CPU profile of the gateway (and of the reference server) into this folder.
+    // The reference server in this many processes (Node cluster): what spreading the fan-out over cores gives.
+    'reference-workers': { type: 'string', default: '1' },
+    // Writes V8 CPU profiles of the gateway, the reference server and the client processes into this folder.
     'cpu-prof-dir': { type: 'string' },
   },
 });
@@ -61,7 +65,8 @@ const redis = createRedis(resources.redisUrl, 'producer');
 const children = new Set();
 
 function forkChild(init) {
-  const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = values['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : [];
+  const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   children.add(child);
   child.once('exit', (code, signal) => {
     children.delete(child);
@@ -78,6 +83,8 @@ async function nextMessage(child, type) {
     if (msg.type === type) return msg;
   }
 }
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function quantile(sorted, q) {
   if (!sorted.length) return NaN;
@@ -140,6 +147,8 @@ async function measure(url, token, jobId, n) {
   await Promise.all(kids.map((k) => (k.exitCode === null ? once(k, 'exit') : null)));
 
   const perWindow = Array.from({ length: windows }, () => ({ latencies: [], delivered: 0, expected: 0 }));
+  // Per event: when its first and its last client got it (publish -> gateway, then the fan-out's spread).
+  const firstLast = new Map();
   let stamped = 0;
   for (const [key, w] of windowOf) perWindow[w].expected += n;
   for (const r of reports) {
@@ -150,12 +159,22 @@ async function measure(url, token, jobId, n) {
       if (published !== undefined) stamped++;
       const from = published ?? sentAt.get(key);
       perWindow[w].delivered += times.length;
-      for (const t of times) perWindow[w].latencies.push(t - from);
+      const fl = firstLast.get(key) ?? [Infinity, -Infinity];
+      for (const t of times) {
+        perWindow[w].latencies.push(t - from);
+        fl[0] = Math.min(fl[0], t - from);
+        fl[1] = Math.max(fl[1], t - from);
+      }
+      firstLast.set(key, fl);
     }
   }
+  const firsts = [...firstLast.values()].map(([f]) => f);
+  const lasts = [...firstLast.values()].map(([, l]) => l);
   return {
     inUse,
     stamped: stamped > 0,
+    firstMedian: median(firsts),
+    lastMedian: median(lasts),
     windows: perWindow.map((w) => {
       const s = Float64Array.from(w.latencies).sort();
       return { delivered: w.delivered, expected: w.expected, p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99), max: s[s.length - 1] ?? NaN };
@@ -166,7 +185,9 @@ async function measure(url, token, jobId, n) {
 function printRun(label, r) {
   const transportNote = Object.entries(r.inUse).map(([t, c]) => `${c} ${t}`).join(', ');
   console.log(`  ${label} (clients on ${transportNote}; latency from ${r.stamped ? 'the event\'s publishedAt' : 'the bench\'s publish time'})`);
+    console.log(`    per event, median over events: first client ${r.firstMedian.toFixed(0)} ms, last client ${r.lastMedian.toFixed(0)} ms after the publish`);
   console.log('    window  delivered/expected   p50 ms   p95 ms   p99 ms   max ms');
+  console.log(`    per event, median over events: first client ${r.firstMedian.toFixed(0)} ms, last client ${r.lastMedian.toFixed(0)} ms after the publish`);
   r.windows.forEach((w, i) =>
     console.log(
       `    ${String(i + 1).padStart(6)}  ${`${w.delivered}/${w.expected}`.padStart(18)}  ${w.p50.toFixed(0).padStart(7)}  ${w.p95.toFixed(0).padStart(7)}  ${w.p99.toFixed(0).padStart(7)}  ${w.max.toFixed(0).padStart(7)}`,
@@ -174,7 +195,6 @@ function printRun(label, r) {
   );
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
   await waitForRedis(redis, resources.redisUrl);
@@ -202,7 +222,7 @@ try {
 
   let raw;
   if (!values['skip-reference']) {
-    raw = forkChild({ role: 'raw-server', redisUrl: resources.redisUrl, channel: trainingEventsChannel(resources.redisPrefix), options: { cors: { origin: true } } });
+    raw = forkChild({ role: 'raw-server', redisUrl: resources.redisUrl, channel: trainingEventsChannel(resources.redisPrefix), options: { cors: { origin: true } }, workers: Number(values['reference-workers']) });
   }
   const rawPort = raw ? (await nextMessage(raw, 'listening')).port : undefined;
 

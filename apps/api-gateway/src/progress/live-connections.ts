@@ -77,7 +77,9 @@ export class LiveConnections {
       setImmediate(() => void this.apply(keyId, undefined).catch((err: Error) => this.logger.error({ err, keyId }, 'could not end the sockets of a revoked key')));
       return null;
     }
-    await this.apply(keyId, principal);
+    // Every socket of a key gets a change at once, so this socket stands for all of them: no pass
+    // over the key's (possibly thousands of) sockets on every subscribe.
+    if (!samePrincipal(principal, socket.data.principal)) await this.apply(keyId, principal);
     return socket.connected ? socket.data.principal : null;
   }
 
