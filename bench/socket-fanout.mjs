@@ -185,9 +185,8 @@ async function measure(url, token, jobId, n) {
 function printRun(label, r) {
   const transportNote = Object.entries(r.inUse).map(([t, c]) => `${c} ${t}`).join(', ');
   console.log(`  ${label} (clients on ${transportNote}; latency from ${r.stamped ? 'the event\'s publishedAt' : 'the bench\'s publish time'})`);
-    console.log(`    per event, median over events: first client ${r.firstMedian.toFixed(0)} ms, last client ${r.lastMedian.toFixed(0)} ms after the publish`);
-  console.log('    window  delivered/expected   p50 ms   p95 ms   p99 ms   max ms');
   console.log(`    per event, median over events: first client ${r.firstMedian.toFixed(0)} ms, last client ${r.lastMedian.toFixed(0)} ms after the publish`);
+  console.log('    window  delivered/expected   p50 ms   p95 ms   p99 ms   max ms');
   r.windows.forEach((w, i) =>
     console.log(
       `    ${String(i + 1).padStart(6)}  ${`${w.delivered}/${w.expected}`.padStart(18)}  ${w.p50.toFixed(0).padStart(7)}  ${w.p95.toFixed(0).padStart(7)}  ${w.p99.toFixed(0).padStart(7)}  ${w.max.toFixed(0).padStart(7)}`,
