@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { SOCKET_EVENTS, SWEEP_SOCKET_EVENTS, type SweepEvent, type TrainingEvent } from '@medfusion/contracts';
-import { createRedis, SweepEventPublisher, TrainingEventPublisher, waitForRedis } from '@medfusion/queue';
+import { createRedis, publishApiKeyChanged, SweepEventPublisher, TrainingEventPublisher, waitForRedis } from '@medfusion/queue';
 import { createLogger } from '@medfusion/runtime';
 import { waitFor } from '@medfusion/testing';
 import { createGatewayApp } from '../src/gateway-app.js';
@@ -132,6 +132,22 @@ describe('live progress: key checks on live connections, over two gateway replic
     expect(await disconnected).toBe('io server disconnect');
   });
 
+  it('ends a revoked key\'s socket at the periodic re-check when no signal came (a replica with SOCKET_AUTH_RECHECK_MS=200)', async () => {
+    const c = await createGatewayApp({ ...a.resources.env, SOCKET_AUTH_RECHECK_MS: 200 }, createLogger('api-gateway-test-c', a.resources.env.LOG_LEVEL));
+    try {
+      await c.listen(0, '127.0.0.1');
+      const cUrl = (await c.getUrl()).replace('[::1]', '127.0.0.1');
+      const judy = await newKey('member', 'judy');
+      const socket = await connect(judy.key, cUrl);
+      const disconnected = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      await a.ds.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [judy.id]);
+      const reason = await Promise.race([disconnected, new Promise<string>((r) => setTimeout(() => r('still connected 5 s after the revoke'), 5000))]);
+      expect(reason).toBe('io server disconnect');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('authenticates sweep subscriptions itself: a revoked key cannot follow a sweep, an unauthenticated socket cannot connect', async () => {
     const dave = await newKey('member', 'dave');
     const sweepId = await newSweep(dave.key);
@@ -184,7 +200,7 @@ describe('live progress: key checks on live connections, over two gateway replic
     const received: TrainingEvent[] = [];
     socket.on(SOCKET_EVENTS.training, (e: TrainingEvent) => received.push(e));
     await a.ds.query(`UPDATE api_keys SET owner = 'ivan' WHERE id = $1`, [heidi.id]);
-    await redis.publish(`${a.resources.redisPrefix}:api-key-changed`, JSON.stringify({ keyId: heidi.id, change: 'updated' }));
+    await publishApiKeyChanged(redis, a.resources.redisPrefix, { keyId: heidi.id, change: 'updated' });
     // The key still authenticates, so the socket stays; it just stops hearing heidi's job.
     await waitFor('the downgrade', async () => {
       await training.publish(step(jobId, received.length + 100));

@@ -127,8 +127,15 @@ export class LiveProgressGateway implements OnGatewayInit, OnModuleInit, OnAppli
         this.connections.recheck([keyId]).catch((err: Error) => this.logger.error({ err, keyId, change }, 'could not apply an API key change to live connections')),
       (err, raw) => this.logger.warn({ err, raw: raw.slice(0, 200) }, 'dropped a malformed api-key-changed message'),
     );
+    let rechecking = false;
     this.recheckTimer = setInterval(() => {
-      this.connections.recheckAll().catch((err: Error) => this.logger.error({ err, ...this.connections.size() }, 'periodic re-check of live connections failed'));
+      // A slow database must not pile passes onto it: skip a beat while the last one runs.
+      if (rechecking) return;
+      rechecking = true;
+      this.connections
+        .recheckAll()
+        .catch((err: Error) => this.logger.error({ err, ...this.connections.size() }, 'periodic re-check of live connections failed'))
+        .finally(() => (rechecking = false));
     }, env.SOCKET_AUTH_RECHECK_MS);
     this.recheckTimer.unref();
   }
