@@ -58,7 +58,7 @@ export class LiveConnections {
     this.onPrincipalChanged = handler;
   }
 
-  /** How many keys and sockets are live (for logs and tests). */
+  /** How many keys and sockets are live (for logs). */
   size(): { keys: number; sockets: number } {
     let sockets = 0;
     for (const set of this.byKey.values()) sockets += set.size;
