@@ -16,8 +16,8 @@ import { IdempotencyService } from './idempotency/idempotency.service.js';
 import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
-import { TrainingProgressGateway } from './progress/training-progress.gateway.js';
-import { SweepProgressGateway } from './sweeps/sweep-progress.gateway.js';
+import { LiveConnections } from './progress/live-connections.js';
+import { LiveProgressGateway } from './progress/live-progress.gateway.js';
 import { SweepsController } from './sweeps/sweeps.controller.js';
 import { SweepsService } from './sweeps/sweeps.service.js';
 import { TrainingJobsController } from './training-jobs/training-jobs.controller.js';
@@ -41,9 +41,9 @@ export class AppModule {
         TrainingJobsService,
         ModelsService,
         DatasetsService,
-        TrainingProgressGateway,
         SweepsService,
-        SweepProgressGateway,
+        LiveConnections,
+        LiveProgressGateway,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],

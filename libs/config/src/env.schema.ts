@@ -34,6 +34,12 @@ export const envSchema = z.object({
   QUEUE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   GPU_WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   EXPORT_WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
+  /**
+   * How often the gateway re-checks the API keys of its live Socket.IO connections (revoked keys are
+   * disconnected, changed ones re-checked against their rooms). Revocations are also signalled over
+   * Redis at once; this is the fallback for a missed signal.
+   */
+  SOCKET_AUTH_RECHECK_MS: z.coerce.number().int().min(100).default(30_000),
   /** Largest accepted request body, in bytes. */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(1024 * 1024),
   /** An admin API key created at start if absent (at least 32 characters). */

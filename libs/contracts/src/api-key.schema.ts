@@ -17,3 +17,19 @@ export const createApiKeySchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.@-]+$/, 'may contain only letters, digits and "_", ".", "@", "-"'),
 });
 export type CreateApiKey = z.infer<typeof createApiKeySchema>;
+
+/**
+ * Redis pub/sub channel on which a gateway announces that a key was revoked or changed, so that every
+ * gateway replica ends or downgrades the key's live Socket.IO connections at once. Gateways also
+ * re-check their connected keys periodically, so a lost message only delays the cut-off.
+ */
+export function apiKeyChangedChannel(redisPrefix: string): string {
+  return `${redisPrefix}:api-key-changed`;
+}
+
+export const apiKeyChangedMessageSchema = z.strictObject({
+  keyId: z.uuid(),
+  /** `revoked`: the key no longer authenticates; `updated`: its role or owner may differ. */
+  change: z.enum(['revoked', 'updated']),
+});
+export type ApiKeyChangedMessage = z.infer<typeof apiKeyChangedMessageSchema>;

@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { choiceValueSchema } from '@medfusion/tuning';
 import { sweepStatusSchema, sweepTrialStateSchema } from './sweep.schema.js';
+import { publishedAtSchema } from './training-events.js';
 
 const trialRef = {
   sweepId: z.uuid(),
   trialId: z.uuid(),
   number: z.int().min(0),
+  /** When the producer published the event (epoch ms, set by SweepEventPublisher). */
+  publishedAt: publishedAtSchema,
 };
 
 /**
@@ -50,6 +53,7 @@ export const sweepStatusEventSchema = z.strictObject({
   trialCounts: z.record(z.string(), z.int().min(0)),
   bestTrialId: z.uuid().nullable(),
   error: z.string().optional(),
+  publishedAt: publishedAtSchema,
 });
 
 export const sweepEventSchema = z.discriminatedUnion('type', [

@@ -4,6 +4,12 @@ import { trainingJobStatusSchema } from './training-job.schema.js';
 const metrics = z.record(z.string(), z.number());
 
 /**
+ * When the producer published the event (epoch ms, set by TrainingEventPublisher): clients measure
+ * the relay's delay with it. Optional so that events of older producers stay valid.
+ */
+export const publishedAtSchema = z.number().nonnegative().optional();
+
+/**
  * Progress of a training job, published by the worker on Redis and relayed by the gateway to the
  * Socket.IO room `job:<id>`. One schema per event; `type` tells them apart.
  */
@@ -17,6 +23,7 @@ export const trainingStepEventSchema = z.strictObject({
   samplesPerSecond: z.number(),
   /** 0..1 over the whole job */
   progress: z.number().min(0).max(1),
+  publishedAt: publishedAtSchema,
 });
 
 /** One rank of a multi-worker job's gang: where it runs and listens, and how it is doing. */
@@ -45,6 +52,7 @@ export const trainingEpochEventSchema = z.strictObject({
   progress: z.number().min(0).max(1),
   /** Multi-worker jobs: each rank's samples/s in this epoch, by rank (samplesPerSecond is their sum). */
   rankSamplesPerSecond: z.array(z.number()).optional(),
+  publishedAt: publishedAtSchema,
 });
 
 export const trainingCheckpointEventSchema = z.strictObject({
@@ -54,6 +62,7 @@ export const trainingCheckpointEventSchema = z.strictObject({
   epoch: z.int().min(0),
   step: z.int().min(0),
   isBest: z.boolean(),
+  publishedAt: publishedAtSchema,
 });
 
 export const trainingStatusEventSchema = z.strictObject({
@@ -71,6 +80,7 @@ export const trainingStatusEventSchema = z.strictObject({
   restarts: z.int().min(0).optional(),
   /** Multi-worker jobs: why the job waits, or what happened to its last gang. */
   note: z.string().optional(),
+  publishedAt: publishedAtSchema,
 });
 
 export const trainingEventSchema = z.discriminatedUnion('type', [
@@ -99,6 +109,8 @@ export const SOCKET_EVENTS = {
   subscribe: 'subscribe',
   unsubscribe: 'unsubscribe',
   training: 'training-event',
+  /** Sent just before the server ends a connection whose key was revoked: `{ reason }`. */
+  sessionEnded: 'session-ended',
 } as const;
 
 export const socketSubscribeSchema = z.strictObject({ jobId: z.uuid() });

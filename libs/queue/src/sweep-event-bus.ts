@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { sweepEventSchema, sweepEventsChannel, sweepWakeChannel, sweepWakeMessageSchema, type SweepEvent } from '@medfusion/contracts';
 
-/** Publishes sweep events (validated against their schema) for the gateway to relay. */
+/** Publishes sweep events (validated against their schema) for the gateway to relay, stamped with `publishedAt`. */
 export class SweepEventPublisher {
   constructor(
     private readonly redis: Redis,
@@ -9,7 +9,8 @@ export class SweepEventPublisher {
   ) {}
 
   async publish(event: SweepEvent): Promise<void> {
-    await this.redis.publish(sweepEventsChannel(this.prefix), JSON.stringify(sweepEventSchema.parse(event)));
+    const valid = sweepEventSchema.parse(event);
+    await this.redis.publish(sweepEventsChannel(this.prefix), JSON.stringify({ ...valid, publishedAt: valid.publishedAt ?? Date.now() }));
   }
 
   /** Asks the sweep driver to look at a sweep now rather than at its next periodic pass. */

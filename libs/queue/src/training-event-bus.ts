@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
 import { trainingEventSchema, trainingEventsChannel, trainingControlChannel, trainingControlMessageSchema, type TrainingControlMessage, type TrainingEvent } from '@medfusion/contracts';
 
-/** Publishes training events (validated against their schema) for the gateway to relay. */
+/**
+ * Publishes training events (validated against their schema) for the gateway to relay, stamped with
+ * `publishedAt` (now, unless the caller set it) so that consumers can tell how late they are.
+ */
 export class TrainingEventPublisher {
   private readonly channel: string;
 
@@ -13,7 +16,8 @@ export class TrainingEventPublisher {
   }
 
   async publish(event: TrainingEvent): Promise<void> {
-    await this.redis.publish(this.channel, JSON.stringify(trainingEventSchema.parse(event)));
+    const valid = trainingEventSchema.parse(event);
+    await this.redis.publish(this.channel, JSON.stringify({ ...valid, publishedAt: valid.publishedAt ?? Date.now() }));
   }
 }
 
@@ -21,7 +25,7 @@ export class TrainingEventPublisher {
  * Subscribes a dedicated connection to a channel and hands each message that matches its schema to
  * `onMessage`; malformed messages go to `onInvalid` (they are logged, never thrown into ioredis).
  */
-async function subscribeValidated<T>(
+export async function subscribeValidated<T>(
   subscriber: Redis,
   channel: string,
   parse: (raw: unknown) => T,

@@ -1,12 +1,15 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { IsNull, type Repository, DataSource } from 'typeorm';
+import type { Redis } from 'ioredis';
+import { In, IsNull, type Repository, DataSource } from 'typeorm';
 import type { CreateApiKey } from '@medfusion/contracts';
 import type { Principal } from '@medfusion/domain';
 import { ApiKeyEntity } from '@medfusion/persistence';
+import { publishApiKeyChanged } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { ApiError } from '../common/api-error.js';
-import { LOGGER } from '../infrastructure/infrastructure.module.js';
+import { GatewayConfig } from '../infrastructure/gateway-config.js';
+import { LOGGER, REDIS } from '../infrastructure/infrastructure.module.js';
 
 export const BOOTSTRAP_OWNER = 'bootstrap-admin';
 
@@ -26,6 +29,10 @@ export interface ApiKeyView {
   revokedAt: Date | null;
 }
 
+function principalOf(k: ApiKeyEntity): Principal {
+  return { keyId: k.id, owner: k.owner, role: k.role };
+}
+
 function view(k: ApiKeyEntity): ApiKeyView {
   const { keyHash: _hash, ...rest } = k;
   return rest;
@@ -37,6 +44,8 @@ export class ApiKeyService {
 
   constructor(
     ds: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly config: GatewayConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.repo = ds.getRepository(ApiKeyEntity);
@@ -45,7 +54,15 @@ export class ApiKeyService {
   /** Resolves a presented key to its principal; null for unknown or revoked keys. */
   async authenticate(rawKey: string): Promise<Principal | null> {
     const key = await this.repo.findOneBy({ keyHash: hashApiKey(rawKey), revokedAt: IsNull() });
-    return key ? { keyId: key.id, owner: key.owner, role: key.role } : null;
+    return key ? principalOf(key) : null;
+  }
+
+  /** The current principals of these keys, by key id; revoked and unknown keys are absent. */
+  async principalsByIds(keyIds: readonly string[]): Promise<Map<string, Principal>> {
+    const found = new Map<string, Principal>();
+    if (!keyIds.length) return found;
+    for (const key of await this.repo.findBy({ id: In([...keyIds]), revokedAt: IsNull() })) found.set(key.id, principalOf(key));
+    return found;
   }
 
   async create(input: CreateApiKey, createdBy: string): Promise<ApiKeyView & { key: string }> {
@@ -67,7 +84,25 @@ export class ApiKeyService {
       key.revokedAt = new Date();
       await this.repo.save(key);
     }
+    // Signalled on every call, not only the first: repeating a revoke re-sends a signal that was lost.
+    await this.signalChange(key.id, 'revoked');
     return view(key);
+  }
+
+  /**
+   * Tells every gateway replica to end (or downgrade) the key's live Socket.IO connections. The
+   * change is already committed, so a failed publish does not fail the request: it is logged, and
+   * the replicas' periodic re-check (SOCKET_AUTH_RECHECK_MS) cuts the connections off instead.
+   */
+  private async signalChange(keyId: string, change: 'revoked' | 'updated'): Promise<void> {
+    try {
+      await publishApiKeyChanged(this.redis, this.config.env.REDIS_PREFIX, { keyId, change });
+    } catch (err) {
+      this.logger.error(
+        { err, keyId, change, recheckMs: this.config.env.SOCKET_AUTH_RECHECK_MS },
+        'could not signal an API key change over Redis; live connections are cut off at the next periodic re-check',
+      );
+    }
   }
 
   /**
