@@ -4,10 +4,10 @@ import { LocalArtifactStore } from '@medfusion/artifacts';
 import { computeThreads, loadEnv } from '@medfusion/config';
 import { QUEUE_SETTINGS, createRedis, openServiceConnections, subscribeTrainingControl, TrainingEventPublisher, TrainingQueue, waitForRedis } from '@medfusion/queue';
 import { trainingControlChannel, trainingJobPayloadSchema, type TrainingControlMessage } from '@medfusion/contracts';
-import { WorkerSlotRepository } from '@medfusion/persistence';
+import { isTransientDbError, WorkerSlotRepository } from '@medfusion/persistence';
 import { createLogger, runHeadlessApp } from '@medfusion/runtime';
 import { SlotAgent } from './slot-agent.js';
-import { TrainingJobRunner } from './training-job-runner.js';
+import { TrainingJobRunner, type RunResult } from './training-job-runner.js';
 
 const env = loadEnv();
 const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
@@ -21,6 +21,10 @@ const advertiseHost =
   '127.0.0.1';
 /** A single job that finds every slot taken (held for a gang) goes back to the queue for this long. */
 const NO_SLOT_DELAY_MS = 1000;
+/** A job handed back because the database was unreachable is offered again after this long. */
+const DB_LOST_DELAY_MS = 5000;
+/** BullMQ's errors when it finishes or renews a job whose Redis key or lock is gone. */
+const LOST_JOB_ERROR = /^(?:could not renew lock for job (\S+)$|(?:Missing key|Missing lock|Lock mismatch) for job (\S+?)\.)/;
 
 /**
  * Runs GPU_WORKER_DEVICES slots, each training one job at a time in its own thread: single-worker
@@ -36,7 +40,10 @@ await runHeadlessApp({
   shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   logger,
   async start() {
-    const conn = await openServiceConnections(env, 'producer', (applied) => logger.info({ applied }, 'database migrated'));
+    const conn = await openServiceConnections(env, 'producer', (applied) => logger.info({ applied }, 'database migrated'), {
+      applicationName: 'medfusion-gpu-worker',
+      onConnectionError: (err) => logger.warn({ err }, 'postgres connection lost; the pool reconnects'),
+    });
     const subscriber = createRedis(env.REDIS_URL, 'subscriber');
     const workerConnection = createRedis(env.REDIS_URL, 'worker');
     await Promise.all([waitForRedis(subscriber, env.REDIS_URL), waitForRedis(workerConnection, env.REDIS_URL)]);
@@ -61,23 +68,38 @@ await runHeadlessApp({
     const slots = new WorkerSlotRepository(conn.ds);
     const settings = QUEUE_SETTINGS.training;
     let agent: SlotAgent | undefined;
+    /** Queue jobs whose BullMQ lock or key is gone (Redis lost them): warned about once. */
+    const lostInRedis = new Set<string>();
     const worker = new Worker(
       'training',
       async (job, token) => {
         const parsed = trainingJobPayloadSchema.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`bad training payload for job ${job.id}: ${parsed.error.message}`);
         const jobId = parsed.data.trainingJobId;
-        const slot = await slots.takeForSingle(workerId, jobId);
-        if (slot === null) {
-          // Every slot is held for a gang or runs a rank (the capacity update is a beat behind).
-          await job.moveToDelayed(Date.now() + NO_SLOT_DELAY_MS, token);
+        lostInRedis.delete(jobId);
+        const later = async (delayMs: number): Promise<never> => {
+          await job.moveToDelayed(Date.now() + delayMs, token);
           throw new DelayedError();
-        }
+        };
+        let slot: number | null;
         try {
-          return await runner.run(jobId);
-        } finally {
-          await agent!.release(slot, jobId).catch((err: unknown) => logger.warn({ err, jobId, slot }, 'could not free the slot'));
+          slot = await agent!.takeForSingle(jobId);
+        } catch (err) {
+          if (!isTransientDbError(err)) throw err;
+          logger.warn({ err, jobId }, 'database unreachable while taking a slot; the job goes back to the queue');
+          return later(DB_LOST_DELAY_MS);
         }
+        // Every slot is held for a gang or runs a rank (the capacity update is a beat behind).
+        if (slot === null) return later(NO_SLOT_DELAY_MS);
+        let result: RunResult;
+        try {
+          result = await runner.run(jobId);
+        } finally {
+          await agent!.release(slot, jobId).catch((err: unknown) => logger.warn({ err, jobId, slot }, 'could not free the slot; the next heartbeat frees it'));
+        }
+        // The database was unreachable: keep the queue job, the row is queued (or the scheduler requeues it).
+        if (result === 'retry-later') return later(DB_LOST_DELAY_MS);
+        return result;
       },
       {
         connection: workerConnection,
@@ -90,7 +112,28 @@ await runHeadlessApp({
       },
     );
     worker.on('failed', (job, err) => logger.error({ jobId: job?.id, err }, 'training queue job failed'));
-    worker.on('error', (err) => logger.error({ err }, 'training worker error'));
+    // A running job whose BullMQ lock or key vanished (Redis lost its data, failed over, or the
+    // lock lapsed): training goes on, because the Postgres row, not the queue, says who owns the
+    // job (its fence stops this worker if another one took over). One warning per job; BullMQ's
+    // repeated renewal and finishing errors for it are logged at debug level.
+    worker.on('lockRenewalFailed', (jobIds: string[]) => {
+      for (const jobId of jobIds) {
+        if (lostInRedis.has(jobId)) continue;
+        lostInRedis.add(jobId);
+        logger.warn({ jobId }, 'the queue lost the lock of a running training job; training continues, the database row keeps the job');
+      }
+    });
+    worker.on('error', (err) => {
+      const m = LOST_JOB_ERROR.exec(err.message);
+      const jobId = m?.[1] ?? m?.[2];
+      if (jobId !== undefined && lostInRedis.has(jobId)) return logger.debug({ err, jobId }, 'queue job lost in Redis (already warned)');
+      if (jobId !== undefined && /^(Missing key|Missing lock)/.test(err.message)) {
+        // Finishing a job Redis no longer has (its data was lost before the renewal noticed).
+        lostInRedis.add(jobId);
+        return logger.warn({ jobId, err }, 'the queue lost a training job while it ran; its database row holds the outcome');
+      }
+      logger.error({ err }, 'training worker error');
+    });
 
     agent = new SlotAgent({
       slots,
@@ -98,6 +141,7 @@ await runHeadlessApp({
       host: advertiseHost,
       count: env.GPU_WORKER_DEVICES,
       intervalMs: env.WORKER_HEARTBEAT_MS,
+      heartbeatTtlMs: env.WORKER_HEARTBEAT_TTL_MS,
       logger,
       runRank: (jobId, rank, attempt) => runner.runRank(jobId, rank, attempt),
       onQueueCapacity: (capacity) => {
@@ -115,7 +159,8 @@ await runHeadlessApp({
     logger.info({ devices: env.GPU_WORKER_DEVICES, backend: env.COMPUTE_BACKEND, computeThreads: computeThreads(env, availableParallelism()), advertiseHost }, 'consuming the training queue; slots registered for gangs');
 
     return {
-      checks: conn.checks,
+      // A worker whose slots cannot heartbeat, or disagree with the registry, cannot take work.
+      checks: { ...conn.checks, slots: () => agent!.check() },
       async stop() {
         const handedBack = runner.handBackAll();
         // A rank other than 0 cannot stop its gang in step: ask the job's rank 0, wherever it runs.

@@ -8,3 +8,4 @@ export * from './training-demand.js';
 export * from './training-control-requester.js';
 export * from './sweep-event-bus.js';
 export * from './gang-scheduler.js';
+export * from './orphan-requeue.js';
