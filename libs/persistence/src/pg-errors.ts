@@ -30,7 +30,10 @@ const TRANSIENT_MESSAGES = [
   /connection error and is not queryable/i,
   /timeout exceeded when trying to connect/i,
   /Client was closed and is not queryable/i,
-  /Cannot use a pool after calling end/i,
+  // TypeORM releases a transaction's query runner when its connection errors between two
+  // statements; the transaction's next statement then fails with this (the server rolled it back).
+  /Query runner already released/i,
+  /provided by a query runner was already released/i,
 ];
 
 /**
