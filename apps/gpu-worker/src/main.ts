@@ -6,6 +6,7 @@ import { QUEUE_SETTINGS, createRedis, openServiceConnections, subscribeTrainingC
 import { trainingControlChannel, trainingJobPayloadSchema, type TrainingControlMessage } from '@medfusion/contracts';
 import { isTransientDbError, WorkerSlotRepository } from '@medfusion/persistence';
 import { createLogger, runHeadlessApp } from '@medfusion/runtime';
+import { watchLostQueueJobs } from './lost-queue-jobs.js';
 import { SlotAgent } from './slot-agent.js';
 import { TrainingJobRunner, type RunResult } from './training-job-runner.js';
 
@@ -23,8 +24,7 @@ const advertiseHost =
 const NO_SLOT_DELAY_MS = 1000;
 /** A job handed back because the database was unreachable is offered again after this long. */
 const DB_LOST_DELAY_MS = 5000;
-/** BullMQ's errors when it finishes or renews a job whose Redis key or lock is gone. */
-const LOST_JOB_ERROR = /^(?:could not renew lock for job (\S+)$|(?:Missing key|Missing lock|Lock mismatch) for job (\S+?)\.)/;
+
 
 /**
  * Runs GPU_WORKER_DEVICES slots, each training one job at a time in its own thread: single-worker
@@ -68,15 +68,13 @@ await runHeadlessApp({
     const slots = new WorkerSlotRepository(conn.ds);
     const settings = QUEUE_SETTINGS.training;
     let agent: SlotAgent | undefined;
-    /** Queue jobs whose BullMQ lock or key is gone (Redis lost them): warned about once. */
-    const lostInRedis = new Set<string>();
     const worker = new Worker(
       'training',
       async (job, token) => {
         const parsed = trainingJobPayloadSchema.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`bad training payload for job ${job.id}: ${parsed.error.message}`);
         const jobId = parsed.data.trainingJobId;
-        lostInRedis.delete(jobId);
+        lostJobs.started(jobId);
         const later = async (delayMs: number): Promise<never> => {
           await job.moveToDelayed(Date.now() + delayMs, token);
           throw new DelayedError();
@@ -112,28 +110,7 @@ await runHeadlessApp({
       },
     );
     worker.on('failed', (job, err) => logger.error({ jobId: job?.id, err }, 'training queue job failed'));
-    // A running job whose BullMQ lock or key vanished (Redis lost its data, failed over, or the
-    // lock lapsed): training goes on, because the Postgres row, not the queue, says who owns the
-    // job (its fence stops this worker if another one took over). One warning per job; BullMQ's
-    // repeated renewal and finishing errors for it are logged at debug level.
-    worker.on('lockRenewalFailed', (jobIds: string[]) => {
-      for (const jobId of jobIds) {
-        if (lostInRedis.has(jobId)) continue;
-        lostInRedis.add(jobId);
-        logger.warn({ jobId }, 'the queue lost the lock of a running training job; training continues, the database row keeps the job');
-      }
-    });
-    worker.on('error', (err) => {
-      const m = LOST_JOB_ERROR.exec(err.message);
-      const jobId = m?.[1] ?? m?.[2];
-      if (jobId !== undefined && lostInRedis.has(jobId)) return logger.debug({ err, jobId }, 'queue job lost in Redis (already warned)');
-      if (jobId !== undefined && /^(Missing key|Missing lock)/.test(err.message)) {
-        // Finishing a job Redis no longer has (its data was lost before the renewal noticed).
-        lostInRedis.add(jobId);
-        return logger.warn({ jobId, err }, 'the queue lost a training job while it ran; its database row holds the outcome');
-      }
-      logger.error({ err }, 'training worker error');
-    });
+    const lostJobs = watchLostQueueJobs(worker, logger);
 
     agent = new SlotAgent({
       slots,
