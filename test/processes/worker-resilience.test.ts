@@ -1,0 +1,145 @@
+import { jest } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import {
+  envForChild,
+  freePort,
+  isolatedResources,
+  resolveServices,
+  startAppProcess,
+  startTrainingStack,
+  waitFor,
+  waitForHttpOk,
+  type AppProcess,
+  type IsolatedResources,
+  type TrainingStack,
+} from '@medfusion/testing';
+
+/**
+ * Issue #17: the apps against Postgres connection churn (backends terminated over and over, as a
+ * failover or a pooler restart does) and a worker SIGKILLed mid-job, with real processes. Only this
+ * file's database's app connections are terminated (other suites run at the same time).
+ */
+jest.setTimeout(240_000);
+
+const TTL_MS = 6000;
+
+describe('worker and database resilience (real processes)', () => {
+  let r: IsolatedResources;
+  let stack: TrainingStack;
+  let db: pg.Client;
+  let admin: pg.Client;
+  let dbName: string;
+  let workDir: string;
+  let scheduler: AppProcess;
+  const procs: AppProcess[] = [];
+
+  async function start(app: string, healthVar: string, extra: Record<string, string>): Promise<{ proc: AppProcess; ready: string }> {
+    const port = await freePort();
+    const proc = startAppProcess(
+      app,
+      envForChild(r, { [healthVar]: String(port), ARTIFACTS_DIR: join(workDir, 'artifacts'), WORKER_HEARTBEAT_TTL_MS: String(TTL_MS), ...extra }),
+    );
+    procs.push(proc);
+    const ready = `http://127.0.0.1:${port}/health/ready`;
+    await waitForHttpOk(ready, proc);
+    return { proc, ready };
+  }
+  const startWorker = (id: string) => start('gpu-worker', 'GPU_WORKER_HEALTH_PORT', { WORKER_ID: id, SHUTDOWN_TIMEOUT_MS: '60000' });
+
+  async function submit(epochs: number): Promise<string> {
+    const res = await stack.api('POST', '/api/v1/training-jobs', {
+      key: r.adminKey,
+      body: {
+        name: 'resilience',
+        dataConfig: { datasetId: stack.datasetId },
+        modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
+        trainingConfig: { epochs, batchSize: 8, learningRate: 0.01 },
+      },
+    });
+    expect(res.status).toBe(201);
+    return res.body.id;
+  }
+  const row = async (id: string) => (await db.query(`SELECT status, worker_id, current_epoch, attempts, history FROM training_jobs WHERE id = $1`, [id])).rows[0];
+  const epochsOf = (history: Array<{ epoch: number }>) => history.map((h) => h.epoch);
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+  beforeAll(async () => {
+    r = await isolatedResources();
+    dbName = new URL(r.databaseUrl).pathname.slice(1);
+    workDir = mkdtempSync(join(tmpdir(), 'mf-resilience-'));
+    stack = await startTrainingStack(r, { workDir, numCases: 300, seed: 5 });
+    procs.push(stack.gateway);
+    db = new pg.Client({ connectionString: r.databaseUrl, application_name: 'mf-test-observer' });
+    db.on('error', () => undefined); // never terminated (filtered by application name); a stray error must not crash the run
+    await db.connect();
+    admin = new pg.Client({ connectionString: (await resolveServices()).postgresUrl });
+    await admin.connect();
+    ({ proc: scheduler } = await start('scheduler', 'SCHEDULER_HEALTH_PORT', { GANG_SCHEDULE_INTERVAL_MS: '500' }));
+  });
+
+  afterAll(async () => {
+    stack?.closeSockets();
+    procs.forEach((p) => p.kill());
+    await db?.end();
+    await admin?.end();
+    await r?.cleanup();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('Postgres connections cut again and again for 10 s during a running job: the job completes with every epoch once, the apps stay up, no slot leaks', async () => {
+    const worker = await startWorker('churned');
+    const id = await submit(30);
+    await waitFor('epoch 2', async () => ((await row(id))?.current_epoch ?? 0) >= 2, 120_000, 100);
+
+    let terminated = 0;
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const res = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name LIKE 'medfusion-%'`,
+        [dbName],
+      );
+      terminated += res.rowCount ?? 0;
+      await new Promise((res) => setTimeout(res, 100 + Math.random() * 200));
+    }
+    expect(terminated).toBeGreaterThan(20);
+
+    const done = await stack.untilJobStatus(id, 'completed', 180_000);
+    expect(epochsOf(done.history)).toEqual(range(30));
+    for (const app of [stack.gateway, scheduler, worker.proc]) expect(app.proc.exitCode).toBeNull();
+    expect(worker.proc.output()).not.toMatch(/Unhandled 'error' event|training job failed/);
+    // The slot is free again and the worker ready for work: it trains the next job.
+    await waitFor('the slot to be idle', async () => (await db.query(`SELECT state FROM worker_slots WHERE worker_id = 'churned'`)).rows[0]?.state === 'idle', 20_000, 200);
+    await waitForHttpOk(worker.ready, worker.proc);
+    const next = await submit(1);
+    await stack.untilJobStatus(next, 'completed', 60_000);
+    worker.proc.proc.kill('SIGTERM');
+    expect(await worker.proc.exited).toBe(0);
+  });
+
+  it('a SIGKILLed worker’s job runs on another worker within the heartbeat TTL (not the 60 s queue lock), every epoch recorded once', async () => {
+    const victim = await startWorker('victim');
+    const id = await submit(12);
+    await waitFor('epoch 2 checkpoint on the victim', async () => {
+      const ckpt = (await db.query(`SELECT max(epoch)::int AS e FROM training_checkpoints WHERE job_id = $1`, [id])).rows[0];
+      return (ckpt?.e ?? 0) >= 2 && (await row(id)).worker_id === 'victim';
+    }, 120_000, 100);
+    await startWorker('heir');
+    victim.proc.proc.kill('SIGKILL');
+    await victim.proc.exited;
+    const killedAt = Date.now();
+    await waitFor('the job running on the heir', async () => {
+      const j = await row(id);
+      return j.status === 'running' && j.worker_id === 'heir';
+    }, 60_000, 100);
+    const recoveredMs = Date.now() - killedAt;
+    // The queue lock (TRAINING_LOCK_DURATION_MS, 60 s here) has not lapsed: the scheduler's requeue did it.
+    expect(recoveredMs).toBeLessThan(TTL_MS + 15_000);
+    const done = await stack.untilJobStatus(id, 'completed', 120_000);
+    expect(epochsOf(done.history)).toEqual(range(12));
+    expect(done.attempts).toBe(2);
+    expect(scheduler.output()).toMatch(/queued a dead worker’s training job again/);
+  });
+});
