@@ -97,6 +97,8 @@ await runHeadlessApp({
         }
         // The database was unreachable: keep the queue job, the row is queued (or the scheduler requeues it).
         if (result === 'retry-later') return later(DB_LOST_DELAY_MS);
+        // Held by a live worker: ask again while that worker might die with the job unfinished.
+        if (result === 'held-elsewhere') return later(Math.max(NO_SLOT_DELAY_MS, env.WORKER_HEARTBEAT_TTL_MS / 4));
         return result;
       },
       {

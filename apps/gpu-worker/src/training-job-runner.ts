@@ -25,10 +25,11 @@ import { scalarMetrics } from '@medfusion/training';
 import { CONTROL, type TrainingThreadInput, type TrainingThreadMessage } from './thread-protocol.js';
 
 /**
+ * `held-elsewhere`: the job runs under a worker whose slot is alive; the queue should offer it again.
  * `retry-later`: the database stayed unreachable past DB_RETRY_MAX_MS; the job was handed back (or,
  * if even that failed, is left to the scheduler's requeue) and the queue should offer it again.
  */
-export type RunResult = 'completed' | 'failed' | 'paused' | 'stopped' | 'handed-back' | 'not-claimed' | 'lost' | 'rank-lost' | 'retry-later';
+export type RunResult = 'completed' | 'failed' | 'paused' | 'stopped' | 'handed-back' | 'not-claimed' | 'held-elsewhere' | 'lost' | 'rank-lost' | 'retry-later';
 
 export interface TrainingJobRunnerDeps {
   ds: DataSource;
@@ -126,6 +127,13 @@ export class TrainingJobRunner {
       return 'not-claimed';
     }
     if (!claim.claimed) {
+      if (claim.job?.status === 'running') {
+        // The queue delivered a job that a live worker still holds (its lock lapsed while it
+        // trains). Offer it again later: if that worker is in fact dead and no scheduler requeues
+        // the job, the claim succeeds once its heartbeat is older than the TTL.
+        log.info({ heldBy: claim.job.workerId }, 'training job held by a live worker; offered again later');
+        return 'held-elsewhere';
+      }
       log.info({ status: claim.job?.status ?? 'deleted' }, 'training job not claimable; skipping');
       return 'not-claimed';
     }
@@ -291,6 +299,8 @@ export class TrainingJobRunner {
         case 'checkpoint': {
           if (!fence) return;
           const tc = job.trainingConfig;
+          // Fenced first: a worker that lost the job must not add checkpoints another run resumes from.
+          await this.runs.setCheckpointPath(fence, m.location);
           const row = await this.checkpoints.add({
             jobId: job.id,
             epoch: m.meta.epoch,
@@ -300,7 +310,6 @@ export class TrainingJobRunner {
             fileSize: m.size,
             monitored: m.reason === 'epoch' ? { metric: tc.monitorMetric, mode: tc.monitorMode } : null,
           });
-          await this.runs.setCheckpointPath(fence, m.location);
           for (const path of await this.checkpoints.prune(job.id, tc.keepLastCheckpoints)) await this.deps.store.delete(this.deps.store.keyOf(path));
           return this.emit({ type: 'checkpoint', jobId: job.id, checkpointId: row.id, epoch: row.epoch, step: row.step, isBest: row.isBest });
         }
@@ -417,12 +426,16 @@ export class TrainingJobRunner {
    * a repeated claim after a committed one would find the job held by this worker and refuse it.
    */
   private async claimOnce(jobId: string, log: Logger): Promise<Awaited<ReturnType<TrainingRunRepository['claim']>>> {
+    let tried = false;
     return this.db(log, 'claim the job', async () => {
-      const before = await this.deps.ds.getRepository(TrainingJobEntity).findOneBy({ id: jobId });
-      if (before?.status === 'running' && before.workerId === this.deps.workerId) {
-        // An earlier try committed before its connection died: this worker owns the job.
-        return { claimed: true as const, fence: { jobId, workerId: this.deps.workerId, attempt: before.attempts }, job: before };
+      if (tried && !this.runningJobs.includes(jobId)) {
+        const before = await this.deps.ds.getRepository(TrainingJobEntity).findOneBy({ id: jobId });
+        if (before?.status === 'running' && before.workerId === this.deps.workerId) {
+          // The try whose connection died committed: this worker owns the job.
+          return { claimed: true as const, fence: { jobId, workerId: this.deps.workerId, attempt: before.attempts }, job: before };
+        }
       }
+      tried = true;
       return this.runs.claim(jobId, this.deps.workerId);
     });
   }
