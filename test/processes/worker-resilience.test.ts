@@ -48,8 +48,8 @@ describe('worker and database resilience (real processes)', () => {
     return { proc, ready };
   }
   const workers: AppProcess[] = [];
-  async function startWorker(id: string): Promise<{ proc: AppProcess; ready: string }> {
-    const w = await start('gpu-worker', 'GPU_WORKER_HEALTH_PORT', { WORKER_ID: id, SHUTDOWN_TIMEOUT_MS: '60000' });
+  async function startWorker(id: string, extra: Record<string, string> = {}): Promise<{ proc: AppProcess; ready: string }> {
+    const w = await start('gpu-worker', 'GPU_WORKER_HEALTH_PORT', { WORKER_ID: id, SHUTDOWN_TIMEOUT_MS: '60000', LOG_LEVEL: 'info', ...extra });
     workers.push(w.proc);
     return w;
   }
@@ -74,6 +74,26 @@ describe('worker and database resilience (real processes)', () => {
     });
     expect(res.status).toBe(201);
     return res.body.id;
+  }
+  /** Terminates every app connection to this file's database every 30-80 ms for `ms` (or until `stop`); returns how many. */
+  async function churn(ms: number, stop: () => boolean = () => false): Promise<number> {
+    let terminated = 0;
+    const until = Date.now() + ms;
+    while (Date.now() < until && !stop()) {
+      const res = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name <> 'mf-test-observer'`,
+        [dbName],
+      );
+      terminated += res.rowCount ?? 0;
+      await new Promise((res) => setTimeout(res, 30 + Math.random() * 50));
+    }
+    return terminated;
+  }
+  async function untilFinished(id: string): Promise<{ status: string; error: string | null; history: Array<{ epoch: number }>; attempts: number }> {
+    return waitFor('the job to finish', async () => {
+      const j = await db.query(`SELECT status, error, history, attempts FROM training_jobs WHERE id = $1`, [id]);
+      return ['completed', 'failed', 'stopped'].includes(j.rows[0].status) ? j.rows[0] : null;
+    }, 180_000, 250);
   }
   const row = async (id: string) => (await db.query(`SELECT status, worker_id, current_epoch, attempts, history FROM training_jobs WHERE id = $1`, [id])).rows[0];
   const epochsOf = (history: Array<{ epoch: number }>) => history.map((h) => h.epoch);
@@ -107,22 +127,9 @@ describe('worker and database resilience (real processes)', () => {
     const id = await submit(30);
     await waitFor('epoch 2', async () => ((await row(id))?.current_epoch ?? 0) >= 2, 120_000, 100);
 
-    let terminated = 0;
-    const until = Date.now() + 10_000;
-    while (Date.now() < until) {
-      const res = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name <> 'mf-test-observer'`,
-        [dbName],
-      );
-      terminated += res.rowCount ?? 0;
-      await new Promise((res) => setTimeout(res, 30 + Math.random() * 50));
-    }
-    expect(terminated).toBeGreaterThan(20);
+    expect(await churn(10_000)).toBeGreaterThan(20);
 
-    const done = await waitFor('the job to finish', async () => {
-      const j = await db.query(`SELECT status, error, history FROM training_jobs WHERE id = $1`, [id]);
-      return ['completed', 'failed', 'stopped'].includes(j.rows[0].status) ? j.rows[0] : null;
-    }, 180_000, 250);
+    const done = await untilFinished(id);
     expect([done.status, done.error]).toEqual(['completed', null]);
     expect(epochsOf(done.history)).toEqual(range(30));
     for (const app of [stack.gateway, scheduler, worker.proc]) expect(app.proc.exitCode).toBeNull();
@@ -134,6 +141,20 @@ describe('worker and database resilience (real processes)', () => {
     await stack.untilJobStatus(next, 'completed', 60_000);
     worker.proc.proc.kill('SIGTERM');
     expect(await worker.proc.exited).toBe(0);
+  });
+
+  it('with no retry budget (DB_RETRY_MAX_MS=0) a write lost to a terminated connection hands the job back; it resumes from its checkpoint and completes, never failed', async () => {
+    const worker = await startWorker('impatient', { DB_RETRY_MAX_MS: '0' });
+    const id = await submit(30);
+    await waitFor('epoch 2', async () => ((await row(id))?.current_epoch ?? 0) >= 2, 120_000, 100);
+    const handedBack = () => /handing the job back to resume from its last checkpoint/.test(worker.proc.output());
+    await churn(20_000, handedBack);
+    expect(handedBack()).toBe(true);
+    const done = await untilFinished(id);
+    expect([done.status, done.error]).toEqual(['completed', null]);
+    expect(epochsOf(done.history)).toEqual(range(30));
+    expect(done.attempts).toBeGreaterThanOrEqual(2);
+    expect(worker.proc.proc.exitCode).toBeNull();
   });
 
   it('a SIGKILLed worker’s job runs on another worker within the heartbeat TTL (not the 60 s queue lock), every epoch recorded once', async () => {
