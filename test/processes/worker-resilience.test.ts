@@ -62,14 +62,14 @@ describe('worker and database resilience (real processes)', () => {
   }
   beforeEach(stopWorkers);
 
-  async function submit(epochs: number): Promise<string> {
+  async function submit(epochs: number, workers = 1): Promise<string> {
     const res = await stack.api('POST', '/api/v1/training-jobs', {
       key: r.adminKey,
       body: {
         name: 'resilience',
         dataConfig: { datasetId: stack.datasetId },
         modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
-        trainingConfig: { epochs, batchSize: 8, learningRate: 0.01 },
+        trainingConfig: { epochs, batchSize: 8 * workers, learningRate: 0.01, ...(workers > 1 ? { resources: { workers } } : {}) },
       },
     });
     expect(res.status).toBe(201);
@@ -155,6 +155,22 @@ describe('worker and database resilience (real processes)', () => {
     expect(epochsOf(done.history)).toEqual(range(30));
     expect(done.attempts).toBeGreaterThanOrEqual(2);
     expect(worker.proc.proc.exitCode).toBeNull();
+  });
+
+  it('churn during a running 2-worker gang job: the gang completes with every epoch once (a rank that lost the database restarts the gang, never fails it)', async () => {
+    const gangEnv = { COMPUTE_THREADS: '1', COLLECTIVE_ADVERTISE_HOST: '127.0.0.1', COLLECTIVE_BIND_HOST: '127.0.0.1', COLLECTIVE_PORT: '0', COLLECTIVE_DATA_PORT: '0' };
+    const [a, b] = await Promise.all([startWorker('rank-a', gangEnv), startWorker('rank-b', gangEnv)]);
+    const id = await submit(20, 2);
+    await waitFor('epoch 2 of the gang', async () => ((await row(id))?.current_epoch ?? 0) >= 2, 120_000, 100);
+    expect(await churn(8000)).toBeGreaterThan(10);
+    const done = await untilFinished(id);
+    expect([done.status, done.error]).toEqual(['completed', null]);
+    expect(epochsOf(done.history)).toEqual(range(20));
+    for (const app of [stack.gateway, scheduler, a.proc, b.proc]) expect(app.proc.exitCode).toBeNull();
+    await waitFor('both slots idle', async () => {
+      const { rows } = await db.query(`SELECT state FROM worker_slots WHERE worker_id IN ('rank-a', 'rank-b')`);
+      return rows.length === 2 && rows.every((x) => x.state === 'idle');
+    }, 20_000, 200);
   });
 
   it('a SIGKILLed worker’s job runs on another worker within the heartbeat TTL (not the 60 s queue lock), every epoch recorded once', async () => {
