@@ -144,6 +144,12 @@ export class SlotAgent {
         if (await this.freeLeaked(s.slot, s.jobId!, `gang rank ${s.rank} (attempt ${s.attempt}) that ended here`, problems)) s.state = 'idle';
         continue;
       }
+      if (this.singles.has(s.slot)) {
+        // Assigned while this worker's heartbeat lapsed and the slot looked free: it still runs a
+        // single job. The rank never starts; its gang fails to join and the scheduler restarts it.
+        problems.push(`slot ${s.slot} was given to gang rank ${s.rank} of job ${s.jobId} while it runs job ${this.singles.get(s.slot)} here`);
+        continue;
+      }
       this.launch(s.slot, s.jobId!, s.rank!, s.attempt!, key);
     }
     let running = 0;
