@@ -187,7 +187,11 @@ describe('worker and database resilience (real processes)', () => {
     await waitFor('the job running on the heir', async () => {
       const j = await row(id);
       return j.status === 'running' && j.worker_id === 'heir';
-    }, 60_000, 100);
+    }, 60_000, 100).catch(async (err: Error) => {
+      const j = await row(id);
+      const tail = (p: AppProcess) => p.output().split('\n').filter((l) => /"level":(40|50)|requeue|claimed|held/.test(l)).slice(-15).join('\n');
+      throw new Error(`${err.message}; row ${JSON.stringify({ ...j, history: undefined })}\n--- scheduler\n${tail(scheduler)}\n--- heir\n${tail(workers.at(-1)!)}`);
+    });
     const recoveredMs = Date.now() - killedAt;
     // The queue lock (TRAINING_LOCK_DURATION_MS, 60 s here) has not lapsed: the scheduler's requeue did it.
     expect(recoveredMs).toBeLessThan(TTL_MS + 15_000);
