@@ -24,6 +24,8 @@ export async function createGatewayApp(env: Env, logger: Logger): Promise<INestA
     url: env.DATABASE_URL,
     migrate: env.DB_MIGRATE_ON_START,
     onMigrated: (applied) => logger.info({ applied }, 'database migrated'),
+    applicationName: 'medfusion-api-gateway',
+    onConnectionError: (err) => logger.warn({ err }, 'postgres connection lost; the pool reconnects'),
   });
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(env, ds, logger), {

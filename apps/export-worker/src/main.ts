@@ -16,7 +16,10 @@ await runHeadlessApp({
   shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   logger,
   async start() {
-    const conn = await openServiceConnections(env, 'worker', (applied) => logger.info({ applied }, 'database migrated'));
+    const conn = await openServiceConnections(env, 'worker', (applied) => logger.info({ applied }, 'database migrated'), {
+      applicationName: 'medfusion-export-worker',
+      onConnectionError: (err) => logger.warn({ err }, 'postgres connection lost; the pool reconnects'),
+    });
     return { checks: conn.checks, stop: () => conn.close() };
   },
 });

@@ -4,10 +4,11 @@ import { LocalArtifactStore } from '@medfusion/artifacts';
 import { computeThreads, loadEnv } from '@medfusion/config';
 import { QUEUE_SETTINGS, createRedis, openServiceConnections, subscribeTrainingControl, TrainingEventPublisher, TrainingQueue, waitForRedis } from '@medfusion/queue';
 import { trainingControlChannel, trainingJobPayloadSchema, type TrainingControlMessage } from '@medfusion/contracts';
-import { WorkerSlotRepository } from '@medfusion/persistence';
+import { isTransientDbError, WorkerSlotRepository } from '@medfusion/persistence';
 import { createLogger, runHeadlessApp } from '@medfusion/runtime';
+import { watchLostQueueJobs } from './lost-queue-jobs.js';
 import { SlotAgent } from './slot-agent.js';
-import { TrainingJobRunner } from './training-job-runner.js';
+import { TrainingJobRunner, type RunResult } from './training-job-runner.js';
 
 const env = loadEnv();
 const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
@@ -21,6 +22,9 @@ const advertiseHost =
   '127.0.0.1';
 /** A single job that finds every slot taken (held for a gang) goes back to the queue for this long. */
 const NO_SLOT_DELAY_MS = 1000;
+/** A job handed back because the database was unreachable is offered again after this long. */
+const DB_LOST_DELAY_MS = 5000;
+
 
 /**
  * Runs GPU_WORKER_DEVICES slots, each training one job at a time in its own thread: single-worker
@@ -36,7 +40,10 @@ await runHeadlessApp({
   shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   logger,
   async start() {
-    const conn = await openServiceConnections(env, 'producer', (applied) => logger.info({ applied }, 'database migrated'));
+    const conn = await openServiceConnections(env, 'producer', (applied) => logger.info({ applied }, 'database migrated'), {
+      applicationName: 'medfusion-gpu-worker',
+      onConnectionError: (err) => logger.warn({ err }, 'postgres connection lost; the pool reconnects'),
+    });
     const subscriber = createRedis(env.REDIS_URL, 'subscriber');
     const workerConnection = createRedis(env.REDIS_URL, 'worker');
     await Promise.all([waitForRedis(subscriber, env.REDIS_URL), waitForRedis(workerConnection, env.REDIS_URL)]);
@@ -67,17 +74,32 @@ await runHeadlessApp({
         const parsed = trainingJobPayloadSchema.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`bad training payload for job ${job.id}: ${parsed.error.message}`);
         const jobId = parsed.data.trainingJobId;
-        const slot = await slots.takeForSingle(workerId, jobId);
-        if (slot === null) {
-          // Every slot is held for a gang or runs a rank (the capacity update is a beat behind).
-          await job.moveToDelayed(Date.now() + NO_SLOT_DELAY_MS, token);
+        lostJobs.started(jobId);
+        const later = async (delayMs: number): Promise<never> => {
+          await job.moveToDelayed(Date.now() + delayMs, token);
           throw new DelayedError();
-        }
+        };
+        let slot: number | null;
         try {
-          return await runner.run(jobId);
-        } finally {
-          await agent!.release(slot, jobId).catch((err: unknown) => logger.warn({ err, jobId, slot }, 'could not free the slot'));
+          slot = await agent!.takeForSingle(jobId);
+        } catch (err) {
+          if (!isTransientDbError(err)) throw err;
+          logger.warn({ err, jobId }, 'database unreachable while taking a slot; the job goes back to the queue');
+          return later(DB_LOST_DELAY_MS);
         }
+        // Every slot is held for a gang or runs a rank (the capacity update is a beat behind).
+        if (slot === null) return later(NO_SLOT_DELAY_MS);
+        let result: RunResult;
+        try {
+          result = await runner.run(jobId);
+        } finally {
+          await agent!.release(slot, jobId).catch((err: unknown) => logger.warn({ err, jobId, slot }, 'could not free the slot; the next heartbeat frees it'));
+        }
+        // The database was unreachable: keep the queue job, the row is queued (or the scheduler requeues it).
+        if (result === 'retry-later') return later(DB_LOST_DELAY_MS);
+        // Held by a live worker: ask again while that worker might die with the job unfinished.
+        if (result === 'held-elsewhere') return later(Math.max(NO_SLOT_DELAY_MS, env.WORKER_HEARTBEAT_TTL_MS / 4));
+        return result;
       },
       {
         connection: workerConnection,
@@ -90,7 +112,7 @@ await runHeadlessApp({
       },
     );
     worker.on('failed', (job, err) => logger.error({ jobId: job?.id, err }, 'training queue job failed'));
-    worker.on('error', (err) => logger.error({ err }, 'training worker error'));
+    const lostJobs = watchLostQueueJobs(worker, logger);
 
     agent = new SlotAgent({
       slots,
@@ -98,6 +120,7 @@ await runHeadlessApp({
       host: advertiseHost,
       count: env.GPU_WORKER_DEVICES,
       intervalMs: env.WORKER_HEARTBEAT_MS,
+      heartbeatTtlMs: env.WORKER_HEARTBEAT_TTL_MS,
       logger,
       runRank: (jobId, rank, attempt) => runner.runRank(jobId, rank, attempt),
       onQueueCapacity: (capacity) => {
@@ -115,7 +138,8 @@ await runHeadlessApp({
     logger.info({ devices: env.GPU_WORKER_DEVICES, backend: env.COMPUTE_BACKEND, computeThreads: computeThreads(env, availableParallelism()), advertiseHost }, 'consuming the training queue; slots registered for gangs');
 
     return {
-      checks: conn.checks,
+      // A worker whose slots cannot heartbeat, or disagree with the registry, cannot take work.
+      checks: { ...conn.checks, slots: () => agent!.check() },
       async stop() {
         const handedBack = runner.handBackAll();
         // A rank other than 0 cannot stop its gang in step: ask the job's rank 0, wherever it runs.

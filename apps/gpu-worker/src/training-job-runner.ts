@@ -12,6 +12,7 @@ import {
   GangRepository,
   ModelEntity,
   isGangJob,
+  isTransientDbError,
   LostOwnershipError,
   TrainingCheckpointEntity,
   TrainingCheckpointRepository,
@@ -19,13 +20,19 @@ import {
   TrainingRunRepository,
   type RankAssignment,
   type RunFence,
+  withDbRetry,
 } from '@medfusion/persistence';
 import type { TrainingEventPublisher } from '@medfusion/queue';
 import type { Logger } from '@medfusion/runtime';
 import { scalarMetrics } from '@medfusion/training';
 import { CONTROL, type TrainingThreadInput, type TrainingThreadMessage } from './thread-protocol.js';
 
-export type RunResult = 'completed' | 'failed' | 'paused' | 'stopped' | 'handed-back' | 'not-claimed' | 'lost' | 'rank-lost';
+/**
+ * `held-elsewhere`: the job runs under a worker whose slot is alive; the queue should offer it again.
+ * `retry-later`: the database stayed unreachable past DB_RETRY_MAX_MS; the job was handed back (or,
+ * if even that failed, is left to the scheduler's requeue) and the queue should offer it again.
+ */
+export type RunResult = 'completed' | 'failed' | 'paused' | 'stopped' | 'handed-back' | 'not-claimed' | 'held-elsewhere' | 'lost' | 'rank-lost' | 'retry-later';
 
 export interface TrainingJobRunnerDeps {
   ds: DataSource;
@@ -71,7 +78,7 @@ export class TrainingJobRunner {
   private readonly controls = new Map<string, RunningControl>();
 
   constructor(private readonly deps: TrainingJobRunnerDeps) {
-    this.runs = new TrainingRunRepository(deps.ds);
+    this.runs = new TrainingRunRepository(deps.ds, { heartbeatTtlMs: deps.env.WORKER_HEARTBEAT_TTL_MS });
     this.checkpoints = new TrainingCheckpointRepository(deps.ds);
     this.gangs = new GangRepository(deps.ds);
   }
@@ -105,14 +112,31 @@ export class TrainingJobRunner {
   /** Runs a single-worker job taken from the queue. */
   async run(jobId: string): Promise<RunResult> {
     const log = this.deps.logger.child({ jobId });
-    const row = await this.deps.ds.getRepository(TrainingJobEntity).findOneBy({ id: jobId });
+    let row: TrainingJobEntity | null;
+    let claim: Awaited<ReturnType<TrainingRunRepository['claim']>>;
+    try {
+      row = await this.db(log, 'read the job', () => this.deps.ds.getRepository(TrainingJobEntity).findOneBy({ id: jobId }));
+      // Not repeated blindly: a claim whose connection died may have committed (attempt + 1), and
+      // a second claim would then find the job held by this very worker and refuse it.
+      claim = row && isGangJob(row) ? { claimed: false, job: row } : await this.claimOnce(jobId, log);
+    } catch (err) {
+      if (!isTransientDbError(err)) throw err;
+      log.warn({ err }, 'database unreachable while claiming; the job goes back to the queue');
+      return 'retry-later';
+    }
     if (row && isGangJob(row)) {
       // Left in the queue by an older release: the gang scheduler admits it from its row.
       log.info({ workers: row.trainingConfig.resources.workers }, 'multi-worker job found in the queue; left to the gang scheduler');
       return 'not-claimed';
     }
-    const claim = await this.runs.claim(jobId, this.deps.workerId);
     if (!claim.claimed) {
+      if (claim.job?.status === 'running') {
+        // The queue delivered a job that a live worker still holds (its lock lapsed while it
+        // trains). Offer it again later: if that worker is in fact dead and no scheduler requeues
+        // the job, the claim succeeds once its heartbeat is older than the TTL.
+        log.info({ heldBy: claim.job.workerId }, 'training job held by a live worker; offered again later');
+        return 'held-elsewhere';
+      }
       log.info({ status: claim.job?.status ?? 'deleted' }, 'training job not claimable; skipping');
       return 'not-claimed';
     }
@@ -147,6 +171,7 @@ export class TrainingJobRunner {
         log.warn({ err }, 'lost ownership of the training job; another worker has it');
         return 'lost';
       }
+      if (isTransientDbError(err)) return this.handBackAfterDbLoss(job, fence, log, gang, err);
       const message = `worker ${this.deps.workerId} failed: ${(err as Error).message}`;
       await this.recordFailure(job, fence, gang, message, undefined).catch((e: unknown) => log.error({ err: e }, 'could not record the failure'));
       throw err;
@@ -154,14 +179,16 @@ export class TrainingJobRunner {
   }
 
   private async train(job: TrainingJobEntity, fence: RunFence | undefined, log: Logger, gang: GangRank | undefined): Promise<RunResult> {
-    const dataset = job.datasetId ? await this.deps.ds.getRepository(DatasetEntity).findOneBy({ id: job.datasetId }) : null;
+    const dataset = job.datasetId ? await this.db(log, 'read the data set', () => this.deps.ds.getRepository(DatasetEntity).findOneBy({ id: job.datasetId! })) : null;
     if (!dataset) return this.failJob(job, fence, gang, `dataset ${job.dataConfig.datasetId} does not exist (deleted?); register it and submit the job again`);
 
     // Every rank of a gang resumes from the checkpoint the scheduler chose when it admitted the gang.
     const resumeId = gang?.assignment.resumeCheckpointId;
-    const resume = gang ? (resumeId ? await this.checkpoints.byId(resumeId) : null) : await this.checkpoints.latest(job.id);
+    const resume = await this.db(log, 'read the checkpoint to resume from', () =>
+      gang ? (resumeId ? this.checkpoints.byId(resumeId) : Promise.resolve(null)) : this.checkpoints.latest(job.id),
+    );
     if (gang && resumeId && !resume) return this.failJob(job, fence, gang, `checkpoint ${resumeId} to resume from was deleted`);
-    if (fence) await this.runs.truncateHistory(fence, resume?.epoch ?? 0);
+    if (fence) await this.db(log, 'truncate the history', () => this.runs.truncateHistory(fence, resume?.epoch ?? 0));
     if (resume) log.info({ epoch: resume.epoch, step: resume.step }, 'resuming from checkpoint');
     const stored = resume ? null : await this.storedWeights(job);
     if (typeof stored === 'string') return this.failJob(job, fence, gang, stored);
@@ -279,6 +306,8 @@ export class TrainingJobRunner {
         case 'checkpoint': {
           if (!fence) return;
           const tc = job.trainingConfig;
+          // Fenced first: a worker that lost the job must not add checkpoints another run resumes from.
+          await this.runs.setCheckpointPath(fence, m.location);
           const row = await this.checkpoints.add({
             jobId: job.id,
             epoch: m.meta.epoch,
@@ -288,14 +317,13 @@ export class TrainingJobRunner {
             fileSize: m.size,
             monitored: m.reason === 'epoch' ? { metric: tc.monitorMetric, mode: tc.monitorMode } : null,
           });
-          await this.runs.setCheckpointPath(fence, m.location);
           for (const path of await this.checkpoints.prune(job.id, tc.keepLastCheckpoints)) await this.deps.store.delete(this.deps.store.keyOf(path));
           return this.emit({ type: 'checkpoint', jobId: job.id, checkpointId: row.id, epoch: row.epoch, step: row.step, isBest: row.isBest });
         }
         case 'completed': {
           if (!fence) return;
           const metrics = { ...scalarMetrics('val', m.val), ...scalarMetrics('test', m.test) };
-          const model = await this.runs.complete(
+          const model = await this.completeOnce(
             fence,
             {
               name: job.name,
@@ -334,13 +362,13 @@ export class TrainingJobRunner {
           if (!fence) return;
           if (a) await this.gangs.setRankStatus(job.id, a.rank, a.attempt, 'finished');
           if (m.kind === 'handback') {
-            await this.runs.handBack(fence);
+            await this.finalWrite(fence, ['queued'], () => this.runs.handBack(fence));
             result = 'handed-back';
             log.info({ epoch: m.epoch, step: m.step }, 'training job checkpointed and handed back');
             return this.emit({ type: 'status', jobId: job.id, status: 'queued' });
           }
           const status = m.kind === 'pause' ? 'paused' : 'stopped';
-          await this.runs.release(fence, status);
+          await this.finalWrite(fence, [status], () => this.runs.release(fence, status));
           result = status;
           log.info({ epoch: m.epoch, step: m.step }, `training job ${status}`);
           return this.emit({ type: 'status', jobId: job.id, status });
@@ -353,11 +381,16 @@ export class TrainingJobRunner {
     };
 
     thread.on('message', (m: TrainingThreadMessage) => {
-      chain = chain.then(() => handle(m)).catch((err: unknown) => {
-        chainError ??= err;
-        // Without the database the job cannot be recorded: stop the thread, report the cause.
-        void thread.terminate();
-      });
+      // Every message's writes are safe to repeat (an epoch replaces its entry, a checkpoint file
+      // is added once, final states are checked against the row), so a lost connection is retried
+      // while the thread trains on; the messages wait their turn.
+      chain = chain
+        .then(() => (chainError ? undefined : this.db(log, `record ${m.type}`, () => handle(m))))
+        .catch((err: unknown) => {
+          chainError ??= err;
+          // Without the database the job cannot be recorded: stop the thread, report the cause.
+          void thread.terminate();
+        });
     });
     const poll = setInterval(() => {
       if (!fence) return; // only rank 0's control reaches the gang
@@ -385,6 +418,81 @@ export class TrainingJobRunner {
         : exit.error.message
       : `the training thread exited with code ${exit.code} without a result`;
     return this.failJob(job, fence, gang, reason);
+  }
+
+  /** Runs a database call, repeating it while the connection is lost, for at most DB_RETRY_MAX_MS. */
+  private db<T>(log: Logger, what: string, op: () => Promise<T>): Promise<T> {
+    return withDbRetry(op, {
+      maxMs: this.deps.env.DB_RETRY_MAX_MS,
+      onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, `database unreachable; retrying to ${what}`),
+    });
+  }
+
+  /**
+   * Claims the job, retrying a lost connection only when the first try certainly did not commit:
+   * a repeated claim after a committed one would find the job held by this worker and refuse it.
+   */
+  private async claimOnce(jobId: string, log: Logger): Promise<Awaited<ReturnType<TrainingRunRepository['claim']>>> {
+    let tried = false;
+    return this.db(log, 'claim the job', async () => {
+      if (tried && !this.runningJobs.includes(jobId)) {
+        const before = await this.deps.ds.getRepository(TrainingJobEntity).findOneBy({ id: jobId });
+        if (before?.status === 'running' && before.workerId === this.deps.workerId) {
+          // The try whose connection died committed: this worker owns the job.
+          return { claimed: true as const, fence: { jobId, workerId: this.deps.workerId, attempt: before.attempts }, job: before };
+        }
+      }
+      tried = true;
+      return this.runs.claim(jobId, this.deps.workerId);
+    });
+  }
+
+  /**
+   * A final write (hand back, pause, stop, fail): when it finds the job no longer ours, the row may
+   * already hold it from an earlier try whose connection died after the commit; then it is done.
+   */
+  private async finalWrite(fence: RunFence, statuses: string[], op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (err) {
+      if (err instanceof LostOwnershipError && (await this.runs.finishedAs(fence, statuses))) return;
+      throw err;
+    }
+  }
+
+  /** `complete`, safe to repeat after a lost connection (the model row of the first commit is returned). */
+  private async completeOnce(fence: RunFence, model: Omit<ModelEntity, 'id' | 'createdAt'>, metrics: Record<string, number>): Promise<ModelEntity> {
+    try {
+      return await this.runs.complete(fence, model, metrics);
+    } catch (err) {
+      if (!(err instanceof LostOwnershipError) || !(await this.runs.finishedAs(fence, ['completed']))) throw err;
+      const saved = await this.deps.ds.getRepository(ModelEntity).findOne({ where: { trainingJobId: fence.jobId }, order: { createdAt: 'DESC' } });
+      if (!saved) throw err;
+      return saved;
+    }
+  }
+
+  /**
+   * The database stayed unreachable past DB_RETRY_MAX_MS: the job is not failed (nothing is wrong
+   * with it) but handed back to resume from its last checkpoint. A single job goes back to
+   * `queued` (if even that write fails, the scheduler requeues it once this worker's slot is free);
+   * a gang rank is marked failed as a lost rank, and the scheduler restarts the gang.
+   */
+  private async handBackAfterDbLoss(job: TrainingJobEntity, fence: RunFence | undefined, log: Logger, gang: GangRank | undefined, cause: unknown): Promise<RunResult> {
+    log.warn({ err: cause }, `database unreachable for DB_RETRY_MAX_MS (${this.deps.env.DB_RETRY_MAX_MS} ms); handing the job back to resume from its last checkpoint`);
+    try {
+      if (gang) {
+        const { rank, attempt } = gang.assignment;
+        await this.db(log, 'mark the rank lost', () => this.gangs.setRankStatus(job.id, rank, attempt, 'failed', `database unreachable: ${(cause as Error).message}`));
+        return 'rank-lost';
+      }
+      await this.db(log, 'hand the job back', () => this.finalWrite(fence!, ['queued'], () => this.runs.handBack(fence!)));
+      await this.emit({ type: 'status', jobId: job.id, status: 'queued' });
+    } catch (err) {
+      if (err instanceof LostOwnershipError) return 'lost';
+      log.error({ err }, 'could not hand the job back; the scheduler queues it again once this worker frees its slot');
+    }
+    return gang ? 'rank-lost' : 'retry-later';
   }
 
   /**
@@ -436,7 +544,7 @@ export class TrainingJobRunner {
    */
   private async recordFailure(job: TrainingJobEntity, fence: RunFence | undefined, gang: GangRank | undefined, message: string, code: string | undefined): Promise<RunResult> {
     if (!gang) {
-      await this.runs.fail(fence!, message);
+      await this.finalWrite(fence!, ['failed'], () => this.runs.fail(fence!, message));
       await this.emit({ type: 'status', jobId: job.id, status: 'failed', error: message });
       return 'failed';
     }

@@ -1,6 +1,6 @@
 import { loadEnv } from '@medfusion/config';
-import { GangRepository, purgeExpiredIdempotencyKeys, TrainingJobRepository } from '@medfusion/persistence';
-import { GangScheduler, openServiceConnections, reconcileTrainingQueue, TrainingEventPublisher, TrainingQueue } from '@medfusion/queue';
+import { GangRepository, purgeExpiredIdempotencyKeys, TrainingJobRepository, TrainingRunRepository } from '@medfusion/persistence';
+import { GangScheduler, openServiceConnections, reconcileTrainingQueue, requeueOrphanedRuns, TrainingEventPublisher, TrainingQueue } from '@medfusion/queue';
 import { createLogger, runHeadlessApp, startPeriodicTask } from '@medfusion/runtime';
 import { startSweepDriver } from './sweep-driver.js';
 import { QUEUE_METRICS_PATH, queueMetricsRoute } from './queue-metrics.js';
@@ -13,7 +13,8 @@ const HOUR_MS = 3_600_000;
  * The scheduler keeps Redis in step with Postgres and drives sweeps: at start and every RECONCILE_INTERVAL_MS it
  * re-adds queued training jobs that Redis lost and passes over active sweeps (sweep-driver.ts);
  * every GANG_SCHEDULE_INTERVAL_MS it admits multi-worker jobs onto free worker slots and repairs
- * gangs that lost a rank (libs/queue gang-scheduler.ts); hourly it forgets expired Idempotency-Keys.
+ * gangs that lost a rank (libs/queue gang-scheduler.ts), and queues the single jobs of workers that
+ * stopped heartbeating again (orphan-requeue.ts); hourly it forgets expired Idempotency-Keys.
  */
 await runHeadlessApp({
   name: 'scheduler',
@@ -22,7 +23,10 @@ await runHeadlessApp({
   shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   logger,
   async start() {
-    const conn = await openServiceConnections(env, 'producer', (applied) => logger.info({ applied }, 'database migrated'));
+    const conn = await openServiceConnections(env, 'producer', (applied) => logger.info({ applied }, 'database migrated'), {
+      applicationName: 'medfusion-scheduler',
+      onConnectionError: (err) => logger.warn({ err }, 'postgres connection lost; the pool reconnects'),
+    });
     const queue = new TrainingQueue(conn.redis, env.REDIS_PREFIX);
     const jobs = new TrainingJobRepository(conn.ds);
     const reconciler = startPeriodicTask('training queue reconciler', env.RECONCILE_INTERVAL_MS, logger, async () => {
@@ -44,6 +48,13 @@ await runHeadlessApp({
     const gangs = startPeriodicTask('gang scheduler', env.GANG_SCHEDULE_INTERVAL_MS, logger, async () => {
       await gangScheduler.pass();
     });
+    const runs = new TrainingRunRepository(conn.ds, { heartbeatTtlMs: env.WORKER_HEARTBEAT_TTL_MS });
+    const events = new TrainingEventPublisher(conn.redis, env.REDIS_PREFIX);
+    const requeuer = env.REQUEUE_ON_HEARTBEAT_LOSS
+      ? startPeriodicTask('dead worker requeue', env.GANG_SCHEDULE_INTERVAL_MS, logger, async () => {
+          await requeueOrphanedRuns({ runs, queue, events, logger });
+        })
+      : undefined;
     const purger = startPeriodicTask('idempotency key purge', HOUR_MS, logger, async () => {
       const purged = await purgeExpiredIdempotencyKeys(conn.ds, env.IDEMPOTENCY_TTL_HOURS);
       if (purged) logger.info({ purged }, 'purged expired idempotency keys');
@@ -53,7 +64,7 @@ await runHeadlessApp({
       checks: conn.checks,
       routes: { [QUEUE_METRICS_PATH]: queueMetricsRoute(queue, conn, { token: env.QUEUE_METRICS_TOKEN }) },
       async stop() {
-        await Promise.all([reconciler.stop(), gangs.stop(), purger.stop(), sweeps.stop()]);
+        await Promise.all([reconciler.stop(), gangs.stop(), purger.stop(), sweeps.stop(), requeuer?.stop()]);
         await queue.close();
         await conn.close();
       },

@@ -89,8 +89,23 @@ export const envSchema = z.object({
   TRAINING_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
   /** How often a gpu-worker proves its slots alive in Postgres and reads what the scheduler gave them. */
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),
-  /** A worker slot without a heartbeat for this long is dead: the scheduler removes it and repairs its gang. */
-  WORKER_HEARTBEAT_TTL_MS: z.coerce.number().int().min(500).default(15_000),
+  /**
+   * A worker slot without a heartbeat for this long is dead: the scheduler removes it, repairs its
+   * gang and queues its single job again (so a killed worker's job restarts elsewhere within about
+   * this long plus GANG_SCHEDULE_INTERVAL_MS, instead of TRAINING_LOCK_DURATION_MS + the stalled check).
+   */
+  WORKER_HEARTBEAT_TTL_MS: z.coerce.number().int().min(500).default(12_000),
+  /**
+   * Scheduler: queue a dead worker's single jobs again as soon as its heartbeat lapses. Off, only
+   * the queue lock's expiry hands them on (the reference path of bench/worker-recovery.mjs).
+   */
+  REQUEUE_ON_HEARTBEAT_LOSS: bool.default(true),
+  /**
+   * gpu-worker: how long a database write that failed on a lost connection (a terminated backend,
+   * a failover, a pooler restart) is retried, with backoff, before the job is handed back to the
+   * queue to resume from its last checkpoint. Never a reason to fail the job.
+   */
+  DB_RETRY_MAX_MS: z.coerce.number().int().min(0).default(30_000),
   /** How often the scheduler admits waiting multi-worker jobs (gangs) onto free worker slots. */
   GANG_SCHEDULE_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
   /** A gang that has waited this long gets every slot that frees up held for it (single jobs stop taking them). */

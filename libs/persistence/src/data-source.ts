@@ -11,9 +11,36 @@ export interface DataSourceOptions {
   poolSize?: number;
   /** For tests only: production schemas change through migrations. */
   synchronize?: boolean;
+  /** Shown in pg_stat_activity (e.g. `medfusion-gpu-worker`), so operators can tell the apps' connections apart. */
+  applicationName?: string;
+  /**
+   * Told about every error a pooled connection raises outside a query (the server terminated it,
+   * the socket dropped). The pool replaces such connections and the query in flight fails on its
+   * own; without a listener Node would crash the process. Defaults to a warning on stderr.
+   */
+  onConnectionError?: (err: Error) => void;
 }
 
+/**
+ * A pg Client that always has an 'error' listener. pg-pool removes its own listener while a client
+ * is checked out, and a server that terminates a connection right after its handshake sends the
+ * ReadyForQuery and the FATAL 57P01 in one packet: the pool hands the client out and the error is
+ * emitted before TypeORM attaches its listener (a microtask later), which crashed gpu-workers and
+ * the scheduler during connection churn ("Unhandled 'error' event ... on Client instance").
+ */
+function clientClass(onError: (err: Error) => void): typeof pg.Client {
+  return class ListenedClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      this.on('error', onError);
+    }
+  };
+}
+
+const warnConnectionError = (err: Error) => console.warn(`postgres connection lost (the pool replaces it): ${err.message}`);
+
 export function createDataSource(opts: DataSourceOptions): DataSource {
+  const onConnectionError = opts.onConnectionError ?? warnConnectionError;
   return new DataSource({
     type: 'postgres',
     url: opts.url,
@@ -22,7 +49,10 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
     migrationsTableName: 'schema_migrations',
     synchronize: opts.synchronize ?? false,
     poolSize: opts.poolSize ?? 10,
-    extra: { connectionTimeoutMillis: 5000 },
+    applicationName: opts.applicationName,
+    // The pool re-emits an idle client's error, which the client's own listener has already reported.
+    poolErrorHandler: () => undefined,
+    extra: { connectionTimeoutMillis: 5000, Client: clientClass(onConnectionError) },
   });
 }
 
@@ -39,6 +69,9 @@ export async function ensureDatabase(url: string): Promise<void> {
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  // A connection terminated between two statements emits 'error' with no query to fail: the next
+  // statement (or end) reports it; without a listener the process would crash.
+  client.on('error', (err) => console.warn(`postgres admin connection lost while ensuring database ${dbName}: ${err.message}`));
   try {
     await client.connect();
   } catch (err) {
@@ -97,6 +130,8 @@ export interface OpenDatabaseOptions {
   migrate: boolean;
   poolSize?: number;
   onMigrated?: (applied: string[]) => void;
+  applicationName?: string;
+  onConnectionError?: (err: Error) => void;
 }
 
 /**
@@ -105,7 +140,7 @@ export interface OpenDatabaseOptions {
  */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DataSource> {
   await ensureDatabase(opts.url);
-  const ds = createDataSource({ url: opts.url, poolSize: opts.poolSize });
+  const ds = createDataSource({ url: opts.url, poolSize: opts.poolSize, applicationName: opts.applicationName, onConnectionError: opts.onConnectionError });
   try {
     await ds.initialize();
   } catch (err) {

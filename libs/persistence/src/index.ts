@@ -1,4 +1,6 @@
 export * from './data-source.js';
+export * from './db-retry.js';
+export { isTransientDbError } from './pg-errors.js';
 export * from './entities/index.js';
 export * from './migrations/index.js';
 export * from './repositories/training-job.repository.js';

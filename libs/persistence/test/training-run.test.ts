@@ -45,6 +45,67 @@ describe('training runs in Postgres', () => {
     }
   });
 
+  /** A slot of `worker` holding `jobId` (as takeForSingle leaves it), heartbeated `agoMs` ago. */
+  async function slot(worker: string, jobId: string | null, agoMs = 0, n = 0): Promise<void> {
+    await ds.query(
+      `INSERT INTO worker_slots (worker_id, slot, host, state, job_id, heartbeat_at) VALUES ($1, $4, 'h', $2, $3, now() - make_interval(secs => $5::double precision / 1000))
+       ON CONFLICT (worker_id, slot) DO UPDATE SET state = EXCLUDED.state, job_id = EXCLUDED.job_id, heartbeat_at = EXCLUDED.heartbeat_at`,
+      [worker, jobId ? 'single' : 'idle', jobId, n, agoMs],
+    );
+  }
+
+  it('never takes over a running job that a live slot of its worker holds; a dead worker’s job is claimable once', async () => {
+    const ttl = new TrainingRunRepository(ds, { heartbeatTtlMs: 5000 });
+    const id = await newJob();
+    await slot('live', id);
+    const first = await ttl.claim(id, 'live');
+    expect(first.claimed).toBe(true);
+    // The queue delivers the job a second time (a lock that lapsed while the worker still runs it).
+    await slot('other', id);
+    expect((await ttl.claim(id, 'other')).claimed).toBe(false);
+    expect(await row(id)).toMatchObject({ worker_id: 'live', attempts: 1 });
+
+    // The worker stops heartbeating: the job can be taken over, by one of two racing workers only.
+    await slot('live', id, 6000);
+    await slot('w3', id);
+    await slot('w4', id);
+    const claims = await Promise.all([ttl.claim(id, 'w3'), ttl.claim(id, 'w4')]);
+    expect(claims.filter((c) => c.claimed)).toHaveLength(1);
+    expect((await row(id)).attempts).toBe(2);
+  });
+
+  it('requeues the running single jobs of dead workers once, voiding their fence', async () => {
+    const ttl = new TrainingRunRepository(ds, { heartbeatTtlMs: 5000 });
+    const dead = await newJob();
+    const alive = await newJob();
+    const gang = await newJob();
+    await ds.query(`UPDATE training_jobs SET training_config = '{"epochs": 5, "resources": {"workers": 2}}' WHERE id = $1`, [gang]);
+    await slot('doomed', dead, 0, 0);
+    await slot('healthy', alive, 0, 0);
+    const a = await ttl.claim(dead, 'doomed');
+    const b = await ttl.claim(alive, 'healthy');
+    await ds.query(`UPDATE training_jobs SET status = 'running', worker_id = 'doomed', attempts = 1 WHERE id = $1`, [gang]);
+    if (!a.claimed || !b.claimed) throw new Error('claims failed');
+    await ttl.recordEpoch(a.fence, epoch(1), 0.2);
+    // Jobs the other tests left running without a slot are requeued too; only these three matter here.
+    const mine = (runs: Array<{ jobId: string }>) => runs.filter((o) => [dead, alive, gang].includes(o.jobId));
+    expect(mine(await ttl.requeueOrphaned())).toEqual([]);
+
+    await slot('doomed', dead, 6000, 0);
+    const requeued = await Promise.all([ttl.requeueOrphaned(), ttl.requeueOrphaned()]);
+    // Only the dead worker's single job (gangs are the gang scheduler's), and only once.
+    expect(mine(requeued.flat())).toEqual([{ jobId: dead, workerId: 'doomed', attempt: 1 }]);
+    expect(await row(dead)).toMatchObject({ status: 'queued', worker_id: null, current_epoch: 1 });
+    expect((await row(dead)).scheduling_note).toMatch(/worker doomed stopped heartbeating/);
+    expect(await row(alive)).toMatchObject({ status: 'running', worker_id: 'healthy' });
+    // The zombie's writes fail; the next claim gets a new attempt.
+    await expect(ttl.recordEpoch(a.fence, epoch(2), 0.4)).rejects.toThrow(LostOwnershipError);
+    await slot('heir', dead, 0, 0);
+    const heir = await ttl.claim(dead, 'heir');
+    expect(heir.claimed && heir.fence.attempt).toBe(2);
+    expect(await row(dead)).toMatchObject({ status: 'running', worker_id: 'heir', scheduling_note: null });
+  });
+
   it('fences every write: a worker that lost the job cannot change it', async () => {
     const id = await newJob();
     const old = await runs.claim(id, 'w1');

@@ -9,3 +9,4 @@ export * from './training-control-requester.js';
 export * from './sweep-event-bus.js';
 export * from './gang-scheduler.js';
 export * from './api-key-event-bus.js';
+export * from './orphan-requeue.js';

@@ -12,9 +12,16 @@ export interface ServiceConnections {
   close(): Promise<void>;
 }
 
+export interface DatabaseIdentity {
+  /** Shown in pg_stat_activity, e.g. `medfusion-gpu-worker`. */
+  applicationName?: string;
+  /** Told about connection errors raised outside a query (the pool replaces those connections). */
+  onConnectionError?: (err: Error) => void;
+}
+
 /** Postgres (created and migrated if needed) and Redis, as every headless app opens them. */
-export async function openServiceConnections(env: Env, role: RedisRole, onMigrated?: (applied: string[]) => void): Promise<ServiceConnections> {
-  const ds = await openDatabase({ url: env.DATABASE_URL, migrate: env.DB_MIGRATE_ON_START, poolSize: 5, onMigrated });
+export async function openServiceConnections(env: Env, role: RedisRole, onMigrated?: (applied: string[]) => void, db: DatabaseIdentity = {}): Promise<ServiceConnections> {
+  const ds = await openDatabase({ url: env.DATABASE_URL, migrate: env.DB_MIGRATE_ON_START, poolSize: 5, onMigrated, ...db });
   const redis = createRedis(env.REDIS_URL, role);
   try {
     await waitForRedis(redis, env.REDIS_URL);

@@ -35,6 +35,22 @@ export class TrainingQueue {
     return 'added';
   }
 
+  /**
+   * Offers a job whose worker died to the other workers now: its queue job is still `active`
+   * under the dead worker's lock, so it is moved back to waiting without that lock's token (the
+   * next worker takes a new lock); a job missing from Redis is added. Call it only after the row
+   * was put back to `queued` (TrainingRunRepository.requeueOrphaned): the row's claim, not the
+   * queue, keeps the job from running twice.
+   */
+  async requeueFromDeadWorker(trainingJobId: string): Promise<'moved' | EnqueueOutcome> {
+    const existing = await this.queue.getJob(trainingJobId);
+    if (existing && (await existing.getState()) === 'active') {
+      await existing.moveToWait();
+      return 'moved';
+    }
+    return this.enqueue(trainingJobId);
+  }
+
   /** Removes a job that is waiting (not running); returns whether one was removed. */
   async removeIfWaiting(trainingJobId: string): Promise<boolean> {
     const job = await this.queue.getJob(trainingJobId);

@@ -32,10 +32,16 @@ export class TrainingCheckpointRepository {
     return this.repo.find({ where: { jobId }, order: { epoch: 'ASC', step: 'ASC', createdAt: 'ASC' } });
   }
 
-  /** Inserts the row and, if its monitored metric beats the best so far, makes it the best. */
+  /**
+   * Inserts the row and, if its monitored metric beats the best so far, makes it the best. Adding
+   * the same file twice returns the first row: a worker repeats the call when its connection died
+   * and it cannot know whether the first one committed.
+   */
   async add(c: NewCheckpoint): Promise<TrainingCheckpointEntity> {
     return this.ds.transaction(async (tx) => {
       const repo = tx.getRepository(TrainingCheckpointEntity);
+      const existing = await repo.findOneBy({ jobId: c.jobId, checkpointPath: c.checkpointPath });
+      if (existing) return existing;
       let isBest = false;
       const value = c.monitored ? c.metrics[c.monitored.metric] : undefined;
       if (c.monitored && value !== undefined && Number.isFinite(value)) {

@@ -82,6 +82,22 @@ export class WorkerSlotRepository {
   }
 
   /**
+   * Marks slot `slot` as running single job `jobId` again when the registry shows it idle: the
+   * worker still trains the job, but its slots were removed while it could not heartbeat (a
+   * database outage longer than the TTL) and came back idle. Without it a gang could be placed on a
+   * busy slot. Returns whether the row now says so.
+   */
+  async hold(workerId: string, slot: number, jobId: string): Promise<boolean> {
+    const [rows] = (await this.ds.query(
+      `UPDATE worker_slots SET state = 'single', job_id = $3, since = now()
+        WHERE worker_id = $1 AND slot = $2 AND (state = 'idle' OR (state = 'single' AND job_id = $3))
+        RETURNING slot`,
+      [workerId, slot, jobId],
+    )) as [Array<{ slot: number }>, number];
+    return rows.length > 0;
+  }
+
+  /**
    * The worker is shutting down: its free and reserved slots leave the registry at once, so no new
    * gang is placed on them; the slots still running something stay until `retire`.
    */
