@@ -175,12 +175,14 @@ describe('worker and database resilience (real processes)', () => {
 
   it('a SIGKILLed worker’s job runs on another worker within the heartbeat TTL (not the 60 s queue lock), every epoch recorded once', async () => {
     const victim = await startWorker('victim');
-    const id = await submit(12);
+    const id = await submit(24);
+    await waitFor('the job running on the victim', async () => (await row(id))?.worker_id === 'victim', 60_000, 50);
+    // The heir starts while the victim trains (it must not be there to take the job first).
+    await startWorker('heir');
     await waitFor('epoch 2 checkpoint on the victim', async () => {
       const ckpt = (await db.query(`SELECT max(epoch)::int AS e FROM training_checkpoints WHERE job_id = $1`, [id])).rows[0];
-      return (ckpt?.e ?? 0) >= 2 && (await row(id)).worker_id === 'victim';
+      return (ckpt?.e ?? 0) >= 2;
     }, 120_000, 100);
-    await startWorker('heir');
     victim.proc.proc.kill('SIGKILL');
     await victim.proc.exited;
     const killedAt = Date.now();
@@ -193,10 +195,11 @@ describe('worker and database resilience (real processes)', () => {
       throw new Error(`${err.message}; row ${JSON.stringify({ ...j, history: undefined })}\n--- scheduler\n${tail(scheduler)}\n--- heir\n${tail(workers.at(-1)!)}`);
     });
     const recoveredMs = Date.now() - killedAt;
+    expect((await row(id)).attempts).toBe(2); // the victim still had the job when it was killed
     // The queue lock (TRAINING_LOCK_DURATION_MS, 60 s here) has not lapsed: the scheduler's requeue did it.
     expect(recoveredMs).toBeLessThan(TTL_MS + 15_000);
     const done = await stack.untilJobStatus(id, 'completed', 120_000);
-    expect(epochsOf(done.history)).toEqual(range(12));
+    expect(epochsOf(done.history)).toEqual(range(24));
     expect(done.attempts).toBe(2);
     expect(scheduler.output()).toMatch(/queued a dead worker’s training job again/);
   });
