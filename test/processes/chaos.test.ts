@@ -2,13 +2,15 @@ import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TrainingEvent } from '@medfusion/contracts';
 import {
+  churnPostgres,
+  deleteRedisPrefix,
   envForChild,
   freePort,
   isolatedResources,
+  observerConnection,
   resolveServices,
   startAppProcess,
   startTrainingStack,
@@ -36,7 +38,6 @@ describe('chaos: Redis data loss, Postgres connection churn and a killed worker 
   let stack: TrainingStack;
   let observer: pg.Client;
   let admin: pg.Client;
-  let redis: Redis;
   let dbName: string;
   let workDir: string;
   const procs: AppProcess[] = [];
@@ -50,28 +51,8 @@ describe('chaos: Redis data loss, Postgres connection churn and a killed worker 
   }
 
   /** What a Redis failover without persistence does to MedFusion: every key of its prefix gone. */
-  async function loseRedisData(): Promise<number> {
-    let deleted = 0;
-    for await (const keys of redis.scanStream({ match: `${r.redisPrefix}:*`, count: 500 }) as AsyncIterable<string[]>) {
-      if (keys.length) deleted += await redis.del(...keys);
-    }
-    return deleted;
-  }
-
-  /** Terminates every app connection to this file's database every 30-80 ms for `ms`. */
-  async function churnPostgres(ms: number): Promise<number> {
-    let terminated = 0;
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
-      const res = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name <> 'mf-chaos-observer'`,
-        [dbName],
-      );
-      terminated += res.rowCount ?? 0;
-      await new Promise((done) => setTimeout(done, 30 + Math.random() * 50));
-    }
-    return terminated;
-  }
+  const loseRedisData = () => deleteRedisPrefix(r.redisUrl, r.redisPrefix);
+  const churn = (ms: number) => churnPostgres(admin, dbName, ms);
 
   const row = async (id: string) =>
     (await observer.query(`SELECT status, error, worker_id, current_epoch, attempts, history FROM training_jobs WHERE id = $1`, [id])).rows[0] as {
@@ -90,12 +71,9 @@ describe('chaos: Redis data loss, Postgres connection churn and a killed worker 
     workDir = mkdtempSync(join(tmpdir(), 'mf-chaos-'));
     stack = await startTrainingStack(r, { workDir, numCases: 300, seed: 23 });
     procs.push(stack.gateway);
-    observer = new pg.Client({ connectionString: r.databaseUrl, application_name: 'mf-chaos-observer' });
-    observer.on('error', () => undefined); // filtered out of the churn by its application name
-    await observer.connect();
+    observer = await observerConnection(r.databaseUrl);
     admin = new pg.Client({ connectionString: (await resolveServices()).postgresUrl });
     await admin.connect();
-    redis = new Redis(r.redisUrl, { maxRetriesPerRequest: null });
     await start('scheduler', 'SCHEDULER_HEALTH_PORT', { RECONCILE_INTERVAL_MS: '1000', GANG_SCHEDULE_INTERVAL_MS: '500' });
     for (const id of ['chaos-a', 'chaos-b']) await start('gpu-worker', 'GPU_WORKER_HEALTH_PORT', { WORKER_ID: id, COMPUTE_THREADS: '1', SHUTDOWN_TIMEOUT_MS: '60000' });
   });
@@ -103,7 +81,6 @@ describe('chaos: Redis data loss, Postgres connection churn and a killed worker 
   afterAll(async () => {
     stack?.closeSockets();
     procs.forEach((p) => p.kill());
-    redis?.disconnect();
     await observer?.end();
     await admin?.end();
     await r?.cleanup();
@@ -128,7 +105,7 @@ describe('chaos: Redis data loss, Postgres connection churn and a killed worker 
     // 1. Redis loses the job's BullMQ record and lock while it trains.
     expect(await loseRedisData()).toBeGreaterThan(0);
     // 2. Postgres connections of every app cut for 4 s.
-    expect(await churnPostgres(4000)).toBeGreaterThan(5);
+    expect(await churn(4000)).toBeGreaterThan(5);
     const beforeKill = await row(id);
     // Neither the lost queue record nor the churn gave the job to a second worker.
     expect([beforeKill.status, beforeKill.attempts]).toEqual(['running', 1]);

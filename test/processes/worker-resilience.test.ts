@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
+  churnPostgres,
   envForChild,
   freePort,
   isolatedResources,
+  observerConnection,
   resolveServices,
   startAppProcess,
   startTrainingStack,
@@ -75,20 +77,7 @@ describe('worker and database resilience (real processes)', () => {
     expect(res.status).toBe(201);
     return res.body.id;
   }
-  /** Terminates every app connection to this file's database every 30-80 ms for `ms` (or until `stop`); returns how many. */
-  async function churn(ms: number, stop: () => boolean = () => false): Promise<number> {
-    let terminated = 0;
-    const until = Date.now() + ms;
-    while (Date.now() < until && !stop()) {
-      const res = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name <> 'mf-test-observer'`,
-        [dbName],
-      );
-      terminated += res.rowCount ?? 0;
-      await new Promise((res) => setTimeout(res, 30 + Math.random() * 50));
-    }
-    return terminated;
-  }
+  const churn = (ms: number, stop?: () => boolean) => churnPostgres(admin, dbName, ms, stop);
   async function untilFinished(id: string): Promise<{ status: string; error: string | null; history: Array<{ epoch: number }>; attempts: number }> {
     return waitFor('the job to finish', async () => {
       const j = await db.query(`SELECT status, error, history, attempts FROM training_jobs WHERE id = $1`, [id]);
@@ -105,9 +94,7 @@ describe('worker and database resilience (real processes)', () => {
     workDir = mkdtempSync(join(tmpdir(), 'mf-resilience-'));
     stack = await startTrainingStack(r, { workDir, numCases: 300, seed: 5 });
     procs.push(stack.gateway);
-    db = new pg.Client({ connectionString: r.databaseUrl, application_name: 'mf-test-observer' });
-    db.on('error', () => undefined); // never terminated (filtered by application name); a stray error must not crash the run
-    await db.connect();
+    db = await observerConnection(r.databaseUrl);
     admin = new pg.Client({ connectionString: (await resolveServices()).postgresUrl });
     await admin.connect();
     ({ proc: scheduler } = await start('scheduler', 'SCHEDULER_HEALTH_PORT', { GANG_SCHEDULE_INTERVAL_MS: '500' }));

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { encodeGrayPng, encodeJpeg } from '@medfusion/fusion';
-import { deflatedZeros, waitFor, writeDicom, writeTar, writeZip, type ArchiveEntrySpec } from '@medfusion/testing';
+import { deflatedZeros, openFilesUnder, waitFor, writeDicom, writeTar, writeZip, type ArchiveEntrySpec } from '@medfusion/testing';
 import { startGateway, type GatewayHarness } from './gateway-harness.js';
 
 /** POST /datasets/upload: archives streamed to disk, unpacked safely, validated by loading, stored with statistics. */
@@ -20,20 +20,6 @@ const pendingUploads = () => (existsSync(join(datasetsDir, '.uploads')) ? readdi
 /** The temporary file goes when the response is done, so just after the client has it: poll briefly. */
 const noPendingUploads = () => waitFor('the temporary upload files to be removed', async () => pendingUploads().length === 0, 5000, 20);
 
-/** Files under `dir` the gateway (in this process) holds open, deleted ones included (Linux; elsewhere nothing can be seen). */
-function openFilesUnder(dir: string): string[] {
-  if (!existsSync('/proc/self/fd')) return [];
-  const open: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(dir)) open.push(target);
-    } catch {
-      // The descriptor readdir itself used, closed by now.
-    }
-  }
-  return open;
-}
 
 /** An upload that hangs fails the test with this instead of holding it until Jest's timeout. */
 const UPLOAD_DEADLINE_MS = 20_000;

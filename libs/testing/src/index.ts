@@ -6,3 +6,5 @@ export * from './app-process.js';
 export * from './dicom-writer.js';
 export * from './archive-writer.js';
 export * from './training-stack.js';
+export * from './connection-churn.js';
+export * from './open-files.js';

@@ -66,19 +66,22 @@ export async function isolatedResources(envOverrides: Record<string, string> = {
   };
 }
 
-export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+/** Deletes every key under `prefix` (also what a Redis failover without persistence does to it); returns how many. */
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<number> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
   await redis.connect();
+  let deleted = 0;
   try {
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
+      if (keys.length) deleted += await redis.del(...keys);
       cursor = next;
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
   }
+  return deleted;
 }
 
 /**

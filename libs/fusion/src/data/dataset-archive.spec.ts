@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflatedZeros, writeTar, writeZip, type ArchiveEntrySpec } from '@medfusion/testing';
+import { deflatedZeros, openFilesUnder, writeTar, writeZip, type ArchiveEntrySpec } from '@medfusion/testing';
 import { ArchiveError, type ArchiveLimits } from './archive-entry-policy.js';
 import { extractDatasetArchive } from './dataset-archive.js';
 
@@ -13,20 +13,6 @@ const LIMITS: ArchiveLimits = { maxEntries: 100, maxExtractedBytes: 1024 * 1024,
 /** Limits under which only the compression ratio can refuse a bomb. */
 const ROOMY: ArchiveLimits = { ...LIMITS, maxExtractedBytes: 8 * 1024 ** 3 };
 
-/** The files this process holds open under `dir` (Linux; elsewhere nothing can be seen). */
-function openFilesUnder(dir: string): string[] {
-  if (!existsSync('/proc/self/fd')) return [];
-  const open: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(dir)) open.push(target);
-    } catch {
-      // The fd readdir itself used, closed by now.
-    }
-  }
-  return open;
-}
 
 /** Fails fast with a clear message instead of waiting for Jest's timeout when unpacking hangs. */
 function settlesWithin<T>(ms: number, p: Promise<T>): Promise<T> {
