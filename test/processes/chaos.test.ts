@@ -8,14 +8,12 @@ import {
   churnPostgres,
   deleteRedisPrefix,
   envForChild,
-  freePort,
   isolatedResources,
   observerConnection,
   resolveServices,
-  startAppProcess,
+  startReadyApp,
   startTrainingStack,
   waitFor,
-  waitForHttpOk,
   type AppProcess,
   type IsolatedResources,
   type TrainingStack,
@@ -42,11 +40,9 @@ describe('chaos: Redis data loss, Postgres connection churn and a killed worker 
   let workDir: string;
   const procs: AppProcess[] = [];
 
-  async function start(app: string, healthVar: string, extra: Record<string, string>): Promise<AppProcess> {
-    const port = await freePort();
-    const proc = startAppProcess(app, envForChild(r, { [healthVar]: String(port), ARTIFACTS_DIR: join(workDir, 'artifacts'), WORKER_HEARTBEAT_TTL_MS: String(HEARTBEAT_TTL_MS), ...extra }));
+  async function start(app: string, extra: Record<string, string>): Promise<AppProcess> {
+    const { proc } = await startReadyApp(app, envForChild(r, { ARTIFACTS_DIR: join(workDir, 'artifacts'), WORKER_HEARTBEAT_TTL_MS: String(HEARTBEAT_TTL_MS), ...extra }));
     procs.push(proc);
-    await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, proc);
     return proc;
   }
 
@@ -74,8 +70,8 @@ describe('chaos: Redis data loss, Postgres connection churn and a killed worker 
     observer = await observerConnection(r.databaseUrl);
     admin = new pg.Client({ connectionString: (await resolveServices()).postgresUrl });
     await admin.connect();
-    await start('scheduler', 'SCHEDULER_HEALTH_PORT', { RECONCILE_INTERVAL_MS: '1000', GANG_SCHEDULE_INTERVAL_MS: '500' });
-    for (const id of ['chaos-a', 'chaos-b']) await start('gpu-worker', 'GPU_WORKER_HEALTH_PORT', { WORKER_ID: id, COMPUTE_THREADS: '1', SHUTDOWN_TIMEOUT_MS: '60000' });
+    await start('scheduler', { RECONCILE_INTERVAL_MS: '1000', GANG_SCHEDULE_INTERVAL_MS: '500' });
+    for (const id of ['chaos-a', 'chaos-b']) await start('gpu-worker', { WORKER_ID: id, COMPUTE_THREADS: '1', SHUTDOWN_TIMEOUT_MS: '60000' });
   });
 
   afterAll(async () => {

@@ -6,11 +6,10 @@ import pg from 'pg';
 import {
   churnPostgres,
   envForChild,
-  freePort,
   isolatedResources,
   observerConnection,
   resolveServices,
-  startAppProcess,
+  startReadyApp,
   startTrainingStack,
   waitFor,
   waitForHttpOk,
@@ -38,20 +37,14 @@ describe('worker and database resilience (real processes)', () => {
   let scheduler: AppProcess;
   const procs: AppProcess[] = [];
 
-  async function start(app: string, healthVar: string, extra: Record<string, string>): Promise<{ proc: AppProcess; ready: string }> {
-    const port = await freePort();
-    const proc = startAppProcess(
-      app,
-      envForChild(r, { [healthVar]: String(port), ARTIFACTS_DIR: join(workDir, 'artifacts'), WORKER_HEARTBEAT_TTL_MS: String(TTL_MS), ...extra }),
-    );
-    procs.push(proc);
-    const ready = `http://127.0.0.1:${port}/health/ready`;
-    await waitForHttpOk(ready, proc);
-    return { proc, ready };
+  async function start(app: string, extra: Record<string, string>): Promise<{ proc: AppProcess; ready: string }> {
+    const started = await startReadyApp(app, envForChild(r, { ARTIFACTS_DIR: join(workDir, 'artifacts'), WORKER_HEARTBEAT_TTL_MS: String(TTL_MS), ...extra }));
+    procs.push(started.proc);
+    return started;
   }
   const workers: AppProcess[] = [];
   async function startWorker(id: string, extra: Record<string, string> = {}): Promise<{ proc: AppProcess; ready: string }> {
-    const w = await start('gpu-worker', 'GPU_WORKER_HEALTH_PORT', { WORKER_ID: id, SHUTDOWN_TIMEOUT_MS: '60000', LOG_LEVEL: 'info', ...extra });
+    const w = await start('gpu-worker', { WORKER_ID: id, SHUTDOWN_TIMEOUT_MS: '60000', LOG_LEVEL: 'info', ...extra });
     workers.push(w.proc);
     return w;
   }
@@ -97,7 +90,7 @@ describe('worker and database resilience (real processes)', () => {
     db = await observerConnection(r.databaseUrl);
     admin = new pg.Client({ connectionString: (await resolveServices()).postgresUrl });
     await admin.connect();
-    ({ proc: scheduler } = await start('scheduler', 'SCHEDULER_HEALTH_PORT', { GANG_SCHEDULE_INTERVAL_MS: '500' }));
+    ({ proc: scheduler } = await start('scheduler', { GANG_SCHEDULE_INTERVAL_MS: '500' }));
   });
 
   afterAll(async () => {

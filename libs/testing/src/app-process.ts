@@ -56,3 +56,26 @@ export async function waitForHttpOk(url: string, app: AppProcess, timeoutMs = 20
     throw new Error(`${(err as Error).message}\n--- process output ---\n${app.output()}`);
   }
 }
+
+/** The environment variable each app reads its health (or, for the gateway, HTTP) port from. */
+const HEALTH_PORT_VAR: Record<string, string> = {
+  'api-gateway': 'GATEWAY_PORT',
+  scheduler: 'SCHEDULER_HEALTH_PORT',
+  'gpu-worker': 'GPU_WORKER_HEALTH_PORT',
+  'export-worker': 'EXPORT_WORKER_HEALTH_PORT',
+};
+
+/**
+ * Starts a built app on a free health port and waits until it is ready (its output in the error
+ * when it is not). `env` is the child's whole environment (e.g. envForChild's). The first step
+ * towards one process-test harness (issue #18).
+ */
+export async function startReadyApp(app: string, env: NodeJS.ProcessEnv): Promise<{ proc: AppProcess; ready: string }> {
+  const portVar = HEALTH_PORT_VAR[app];
+  if (!portVar) throw new Error(`unknown app "${app}" (one of ${Object.keys(HEALTH_PORT_VAR).join(', ')})`);
+  const port = await freePort();
+  const proc = startAppProcess(app, { ...env, [portVar]: String(port) });
+  const ready = `http://127.0.0.1:${port}/health/ready`;
+  await waitForHttpOk(ready, proc);
+  return { proc, ready };
+}
