@@ -153,6 +153,47 @@ describe('worker and database resilience (real processes)', () => {
     }, 20_000, 200);
   });
 
+  it('churn during a running sweep: every trial ends complete, the sweep completes with a best trial, and the scheduler and workers stay up', async () => {
+    const worker = await startWorker('sweeper');
+    const created = await stack.api('POST', '/api/v1/sweeps', {
+      key: r.adminKey,
+      body: {
+        name: 'churned sweep',
+        searchSpace: { 'trainingConfig.learningRate': { type: 'float', low: 0.001, high: 0.05, log: true } },
+        objectives: [{ metric: 'val_loss', direction: 'minimize' }],
+        sampler: { type: 'random' },
+        budget: { maxTrials: 4 },
+        parallelism: 1,
+        seed: 9,
+        baseTrainingJob: {
+          dataConfig: { datasetId: stack.datasetId },
+          modelConfig: { imageSize: 32, convFilters: [4, 8], imageFeatureSize: 16, clinicalHiddenSize: 16, fusedSize: 16, dropout: 0 },
+          trainingConfig: { epochs: 8, batchSize: 8 },
+        },
+      },
+    });
+    expect(created.status).toBe(201);
+    const sweepId = created.body.id as string;
+    await waitFor('the first trial to train', async () => {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM training_jobs j JOIN trials t ON t.training_job_id = j.id WHERE t.sweep_id = $1 AND j.current_epoch >= 1`, [sweepId]);
+      return rows[0].n >= 1;
+    }, 120_000, 100);
+
+    expect(await churn(8000)).toBeGreaterThan(10);
+
+    const sweep = await waitFor('the sweep to end', async () => {
+      const { rows } = await db.query(`SELECT status, error FROM sweeps WHERE id = $1`, [sweepId]);
+      return ['completed', 'failed', 'stopped'].includes(rows[0].status) ? rows[0] : null;
+    }, 240_000, 250);
+    expect(sweep).toEqual({ status: 'completed', error: null });
+    const { rows: trials } = await db.query(`SELECT t.state, j.status, j.history FROM trials t JOIN training_jobs j ON j.id = t.training_job_id WHERE t.sweep_id = $1 ORDER BY t.number`, [sweepId]);
+    expect(trials.map((t) => [t.state, t.status])).toEqual(Array.from({ length: 4 }, () => ['complete', 'completed']));
+    for (const t of trials) expect(epochsOf(t.history)).toEqual(range(8));
+    const detail = (await stack.api('GET', `/api/v1/sweeps/${sweepId}`, { key: r.adminKey })).body;
+    expect(detail.bestTrial?.modelId).toEqual(expect.any(String));
+    for (const app of [stack.gateway, scheduler, worker.proc]) expect(app.proc.exitCode).toBeNull();
+  });
+
   it('a SIGKILLed worker’s job runs on another worker within the heartbeat TTL (not the 60 s queue lock), every epoch recorded once', async () => {
     const victim = await startWorker('victim');
     const id = await submit(24);
