@@ -5,12 +5,8 @@ import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { isDuplicateDatabaseError, isUniqueViolation } from './pg-errors.js';
 
-export interface DataSourceOptions {
-  url: string;
-  /** Pool size per process; Postgres' default max_connections is 100 across all apps. */
-  poolSize?: number;
-  /** For tests only: production schemas change through migrations. */
-  synchronize?: boolean;
+/** How an app's connections present themselves and report losses. */
+export interface DatabaseIdentity {
   /** Shown in pg_stat_activity (e.g. `medfusion-gpu-worker`), so operators can tell the apps' connections apart. */
   applicationName?: string;
   /**
@@ -19,6 +15,14 @@ export interface DataSourceOptions {
    * own; without a listener Node would crash the process. Defaults to a warning on stderr.
    */
   onConnectionError?: (err: Error) => void;
+}
+
+export interface DataSourceOptions extends DatabaseIdentity {
+  url: string;
+  /** Pool size per process; Postgres' default max_connections is 100 across all apps. */
+  poolSize?: number;
+  /** For tests only: production schemas change through migrations. */
+  synchronize?: boolean;
 }
 
 /**
@@ -125,13 +129,11 @@ export function redactUrl(url: string): string {
   }
 }
 
-export interface OpenDatabaseOptions {
+export interface OpenDatabaseOptions extends DatabaseIdentity {
   url: string;
   migrate: boolean;
   poolSize?: number;
   onMigrated?: (applied: string[]) => void;
-  applicationName?: string;
-  onConnectionError?: (err: Error) => void;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Env } from '@medfusion/config';
-import { openDatabase } from '@medfusion/persistence';
+import { openDatabase, type DatabaseIdentity } from '@medfusion/persistence';
 import type { ReadinessCheck } from '@medfusion/runtime';
 import { createRedis, waitForRedis, type RedisRole } from './redis-connection.js';
 
@@ -10,13 +10,6 @@ export interface ServiceConnections {
   redis: Redis;
   checks: Record<string, ReadinessCheck>;
   close(): Promise<void>;
-}
-
-export interface DatabaseIdentity {
-  /** Shown in pg_stat_activity, e.g. `medfusion-gpu-worker`. */
-  applicationName?: string;
-  /** Told about connection errors raised outside a query (the pool replaces those connections). */
-  onConnectionError?: (err: Error) => void;
 }
 
 /** Postgres (created and migrated if needed) and Redis, as every headless app opens them. */

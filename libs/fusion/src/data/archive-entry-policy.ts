@@ -135,6 +135,23 @@ export function safeEntryPath(name: string): string | undefined {
  * so nothing is open or still being written when the caller removes the folder; `signal` (the
  * unpacking deadline) stops it.
  */
+/**
+ * A pass-through stream that hands every chunk's size to `count` first: the budget's checks throw,
+ * and the throw fails the stream (and with it the pipeline) before the chunk goes on.
+ */
+export function byteCounter(count: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      try {
+        count(chunk.length);
+        done(null, chunk);
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  });
+}
+
 export async function writeEntryFile(
   source: Readable,
   path: string,
@@ -143,16 +160,7 @@ export async function writeEntryFile(
   signal: AbortSignal,
   checks: Transform[] = [],
 ): Promise<void> {
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      try {
-        budget.addBytes(chunk.length, name);
-        done(null, chunk);
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-  });
+  const count = byteCounter((bytes) => budget.addBytes(bytes, name));
   const streams: (Readable | Writable)[] = [source, ...checks, count];
   try {
     await makeFolder(dirname(path), name);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { ArchiveError, allClosed, makeFolder, safeEntryPath, writeEntryFile, type ExtractionBudget } from './archive-entry-policy.js';
+import { ArchiveError, allClosed, byteCounter, makeFolder, safeEntryPath, writeEntryFile, type ExtractionBudget } from './archive-entry-policy.js';
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
@@ -22,16 +22,7 @@ export async function extractTar(archive: string, dest: string, budget: Extracti
   // Decompressed here, not by node-tar, so that every decompressed byte is counted against the ratio.
   const parser = new Parser({ strict: true, brotli: false, zstd: false });
   let current: string | undefined;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      try {
-        budget.addStreamBytes(chunk.length, current);
-        done(null, chunk);
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-  });
+  const count = byteCounter((bytes) => budget.addStreamBytes(bytes, current));
   const input = createReadStream(archive);
   const streams: Readable[] = gzipped ? [input, createGunzip(), count] : [input, count];
   // One entry at a time: the parser waits while an entry is not read, so a tar of many small files never has more than one file open.
